@@ -1,0 +1,2 @@
+/* shim.c: placeholder until the implementation lands. */
+int main(void) { return 1; }

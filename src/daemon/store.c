@@ -1,0 +1,2 @@
+/* store.c: placeholder until the implementation lands. */
+#include "daemon/store.h"

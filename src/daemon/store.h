@@ -1,0 +1,53 @@
+/* store.h: the daemon's state in SQLite (WAL mode) under --root.
+ *
+ * Objects are kept as Kubernetes keeps them: the JSON object (apiVersion, kind, metadata,
+ * spec) plus its status, keyed by (kind, namespace, name, owner uid): two users may each
+ * own a sandbox called "jupyterlab-sandbox". Alongside: the pool of host id ranges, one
+ * slot per live sandbox, never shared by two.
+ *
+ * Every call that can fail returns -1 and fills err; "not found" sets err->errnum = ENOENT,
+ * "already exists" EEXIST. The store serialises its own access (one connection, a mutex),
+ * so any daemon thread may call it. */
+#ifndef SBX_STORE_H
+#define SBX_STORE_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+
+#define SBX_OWNER_ANY ((uid_t)-1)
+
+struct sbx_store;
+
+/* Open (creating if needed) the database at `path`, mode 0600. */
+int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err);
+void sbx_store_close(struct sbx_store *s);
+
+/* Insert a new object (a copy of `obj` is stored). EEXIST if the key is taken. */
+int sbx_store_create(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, json_object *obj, sbx_error_t *err);
+/* Replace an existing object. ENOENT if absent. */
+int sbx_store_update(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, json_object *obj, sbx_error_t *err);
+/* Fetch one (a new reference in *out). With owner SBX_OWNER_ANY the first match of any
+ * owner is returned and *found_owner (if not NULL) says whose it is. ENOENT if absent. */
+int sbx_store_get(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                  uid_t owner, json_object **out, uid_t *found_owner, sbx_error_t *err);
+int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, sbx_error_t *err);
+/* All objects of `kind`, optionally in one namespace (ns NULL: all) and of one owner
+ * (SBX_OWNER_ANY: all), ordered by namespace then name. *out is a new JSON array; each
+ * element is the stored object with "metadata.annotations" gaining
+ * "sbx.x-k8s.io/owner-uid" (a decimal string) so callers can show it. */
+int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t owner,
+                   json_object **out, sbx_error_t *err);
+
+/* Host id ranges: slot k covers host ids [base + k*size, base + (k+1)*size). Allocating
+ * for a holder that already has a slot returns the same slot. ENOSPC when all are taken. */
+int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nslots,
+                           uint32_t *slot, sbx_error_t *err);
+int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_t *err);
+
+#endif

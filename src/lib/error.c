@@ -1,0 +1,53 @@
+/* error.c: filling and prefixing sbx_error_t (see error.h). */
+#include "lib/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void vset(sbx_error_t *err, int errnum, const char *fmt, va_list ap) {
+  if (!err) return;
+  err->errnum = errnum;
+  int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  if (n < 0) n = 0;
+  if ((size_t)n < sizeof err->msg && errnum != 0)
+    snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(errnum));
+}
+
+int sbx_error_set(sbx_error_t *err, int errnum, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vset(err, errnum, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int sbx_error_sys(sbx_error_t *err, const char *fmt, ...) {
+  int saved = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  vset(err, saved, fmt, ap);
+  va_end(ap);
+  errno = saved;
+  return -1;
+}
+
+int sbx_error_prefix(sbx_error_t *err, const char *fmt, ...) {
+  if (!err) return -1;
+  char ctx[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
+  va_end(ap);
+  char old[SBX_ERROR_MSG_MAX];
+  memcpy(old, err->msg, sizeof old);
+  snprintf(err->msg, sizeof err->msg, "%s: %s", ctx, old);
+  return -1;
+}
+
+void sbx_error_clear(sbx_error_t *err) {
+  if (!err) return;
+  err->errnum = 0;
+  err->msg[0] = '\0';
+}

@@ -1,0 +1,2 @@
+/* names.c: placeholder until the implementation lands. */
+#include "lib/names.h"

@@ -1,0 +1,2 @@
+/* quantity.c: placeholder until the implementation lands. */
+#include "lib/quantity.h"

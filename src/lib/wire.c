@@ -1,0 +1,172 @@
+/* wire.c: frames of JSON with attached descriptors over unix sockets (see wire.h). */
+#include "lib/wire.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+
+void sbx_wire_close_fds(int *fds, size_t nfds) {
+  for (size_t i = 0; i < nfds; i++) {
+    if (fds[i] >= 0) close(fds[i]);
+    fds[i] = -1;
+  }
+}
+
+static int send_all(int sock, const char *buf, size_t len, sbx_error_t *err) {
+  while (len > 0) {
+    ssize_t n = send(sock, buf, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sbx_error_sys(err, "send");
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_error_t *err) {
+  size_t len = 0;
+  const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+  if (!text) return sbx_error_set(err, ENOMEM, "encode message");
+  if (len > SBX_WIRE_MAX) return sbx_error_set(err, EMSGSIZE, "message too large");
+  if (nfds > SBX_WIRE_MAX_FDS) return sbx_error_set(err, EINVAL, "too many descriptors");
+  uint32_t hdr = (uint32_t)len;
+
+  /* The header goes with the descriptors in one sendmsg, then the body. */
+  struct iovec iov = {.iov_base = &hdr, .iov_len = sizeof hdr};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    memset(&ctl, 0, sizeof ctl);
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return sbx_error_sys(err, "send");
+  if ((size_t)n < sizeof hdr && send_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)
+    return -1;
+  return send_all(sock, text, len, err);
+}
+
+static int recv_all(int sock, char *buf, size_t len, sbx_error_t *err) {
+  while (len > 0) {
+    ssize_t n = recv(sock, buf, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sbx_error_sys(err, "receive");
+    }
+    if (n == 0) return sbx_error_set(err, EPIPE, "connection closed in the middle of a message");
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t max_fds,
+                  sbx_error_t *err) {
+  *msg = NULL;
+  *nfds = 0;
+  uint32_t hdr = 0;
+  struct iovec iov = {.iov_base = &hdr, .iov_len = sizeof hdr};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                      .msg_controllen = sizeof ctl.buf};
+  ssize_t n;
+  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return sbx_error_sys(err, "receive");
+  if (n == 0) return 0;
+
+  int got[SBX_WIRE_MAX_FDS];
+  size_t ngot = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int *p = (int *)CMSG_DATA(c);
+    for (size_t i = 0; i < k; i++) {
+      if (ngot < SBX_WIRE_MAX_FDS) got[ngot++] = p[i];
+      else close(p[i]);
+    }
+  }
+  if (mh.msg_flags & MSG_CTRUNC) {
+    sbx_wire_close_fds(got, ngot);
+    return sbx_error_set(err, EMSGSIZE, "too many descriptors in one message");
+  }
+  if (ngot > max_fds) {
+    sbx_wire_close_fds(got, ngot);
+    return sbx_error_set(err, EPROTO, "unexpected descriptors in message");
+  }
+  if ((size_t)n < sizeof hdr && recv_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)
+    goto fail;
+  if (hdr == 0 || hdr > SBX_WIRE_MAX) {
+    sbx_error_set(err, EPROTO, "bad message length %u", hdr);
+    goto fail;
+  }
+  _cleanup_free_ char *text = malloc(hdr + 1);
+  if (!text) {
+    sbx_error_set(err, ENOMEM, "receive");
+    goto fail;
+  }
+  if (recv_all(sock, text, hdr, err) < 0) goto fail;
+  text[hdr] = '\0';
+  json_tokener *tok = json_tokener_new();
+  if (!tok) {
+    sbx_error_set(err, ENOMEM, "receive");
+    goto fail;
+  }
+  json_object *o = json_tokener_parse_ex(tok, text, (int)hdr);
+  enum json_tokener_error jerr = json_tokener_get_error(tok);
+  json_tokener_free(tok);
+  if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+    json_object_put(o);
+    sbx_error_set(err, EPROTO, "malformed message");
+    goto fail;
+  }
+  *msg = o;
+  memcpy(fds, got, sizeof(int) * ngot);
+  *nfds = ngot;
+  return 1;
+fail:
+  sbx_wire_close_fds(got, ngot);
+  return -1;
+}
+
+const char *sbx_json_str(json_object *o, const char *key) {
+  json_object *v;
+  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+    return NULL;
+  return json_object_get_string(v);
+}
+
+long long sbx_json_int(json_object *o, const char *key, long long dflt) {
+  json_object *v;
+  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+    return dflt;
+  return (long long)json_object_get_int64(v);
+}
+
+int sbx_json_bool(json_object *o, const char *key, int dflt) {
+  json_object *v;
+  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+    return dflt;
+  return json_object_get_boolean(v);
+}

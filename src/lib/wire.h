@@ -1,0 +1,49 @@
+/* wire.h: the stream protocol spoken on unix sockets between sbx, sbxd and sbx-shim.
+ *
+ * The daemon's socket carries two protocols. HTTP (the Kubernetes-shaped REST API) for
+ * objects, and this one for what must carry file descriptors: `sbx run` hands the daemon
+ * the directories it may mount (opened with the caller's own rights), and the shim hands
+ * the client the sandbox's stdio pipes or pty master, so the data path never goes through
+ * the daemon. A stream connection begins with the 4 bytes SBX_WIRE_MAGIC (a NUL first, which
+ * no HTTP request starts with); after that, both sides exchange frames:
+ *
+ *   uint32 length (host order, <= SBX_WIRE_MAX) | `length` bytes of JSON text
+ *
+ * with up to SBX_WIRE_MAX_FDS descriptors attached (SCM_RIGHTS) to the frame's first byte. */
+#ifndef SBX_WIRE_H
+#define SBX_WIRE_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "lib/error.h"
+
+#define SBX_WIRE_MAGIC "\0SBX"
+#define SBX_WIRE_MAGIC_LEN 4
+#define SBX_WIRE_MAX (4u << 20)
+#define SBX_WIRE_MAX_FDS 32
+
+static inline void sbx_json_putp(json_object **o) {
+  if (o && *o) json_object_put(*o);
+}
+#define _cleanup_json_ __attribute__((cleanup(sbx_json_putp)))
+
+/* Send one frame. fds may be NULL when nfds is 0. Returns 0 or -1. */
+int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_error_t *err);
+
+/* Receive one frame. On success *msg is a new JSON object and fds[0..*nfds) hold the
+ * received descriptors (close-on-exec), *nfds being at most `max_fds` on entry.
+ * Returns 1 for a frame, 0 on a clean end of stream before any byte, -1 on error
+ * (descriptors beyond max_fds are closed and reported as an error). */
+int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t max_fds,
+                  sbx_error_t *err);
+
+/* Close every descriptor of an array and set them to -1. */
+void sbx_wire_close_fds(int *fds, size_t nfds);
+
+/* Small JSON accessors used by every side of the protocol. */
+const char *sbx_json_str(json_object *o, const char *key);      /* NULL if absent */
+long long sbx_json_int(json_object *o, const char *key, long long dflt);
+int sbx_json_bool(json_object *o, const char *key, int dflt);
+
+#endif

@@ -1,0 +1,2 @@
+/* caps.c: placeholder until the implementation lands. */
+#include "runtime/caps.h"

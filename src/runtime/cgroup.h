@@ -1,0 +1,62 @@
+/* cgroup.h: one cgroup per sandbox, on cgroup v2, v1 or a hybrid of both.
+ *
+ * Detection reads mountinfo: v2 when the only hierarchy is cgroup2; v1 when controllers
+ * are mounted as v1 hierarchies; hybrid when v1 controllers coexist with a cgroup2 mount
+ * (usually /sys/fs/cgroup/unified) that holds no controllers we need. Hybrid uses the v1
+ * controllers. The Kubernetes mapping: requests.cpu -> cpu.shares (v1) / cpu.weight (v2),
+ * limits.cpu -> quota over a 100000us period, limits.memory -> memory limit with swap
+ * disabled for the group, pids limit always set. Every sandbox cgroup lives below one
+ * parent (default "sbx") in each hierarchy, named after the sandbox id.
+ *
+ * All paths are relative to a cgroup file-system root (normally "/sys/fs/cgroup"), so the
+ * unit tests can run the same code on a fake tree of plain files. */
+#ifndef SBX_CGROUP_H
+#define SBX_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+
+enum sbx_cgroup_mode { SBX_CGROUP_V1 = 1, SBX_CGROUP_V2 = 2, SBX_CGROUP_HYBRID = 3 };
+
+struct sbx_cgroup_limits {
+  int64_t cpu_request_millis; /* 0: default share (1024 / weight 100) */
+  int64_t cpu_limit_millis;   /* 0: no quota */
+  int64_t memory_limit_bytes; /* 0: no limit */
+  int64_t pids_limit;         /* > 0 always; the caller supplies a default */
+};
+
+struct sbx_cgroup; /* opaque: mode, parent name, sandbox name, per-controller directories */
+
+/* Detect the layout from a mountinfo file (normally "/proc/self/mountinfo"), considering only
+ * mounts below `fsroot` (normally "/sys/fs/cgroup"). */
+int sbx_cgroup_detect(const char *mountinfo_path, const char *fsroot, enum sbx_cgroup_mode *mode,
+                      sbx_error_t *err);
+const char *sbx_cgroup_mode_name(enum sbx_cgroup_mode mode);
+
+/* Create <parent>/<name> in every hierarchy we use (parents created and, on v2, the
+ * controllers enabled in subtree_control along the way) and apply limits. Fails if the
+ * cgroup already exists. */
+int sbx_cgroup_create(const char *mountinfo_path, const char *fsroot, const char *parent,
+                      const char *name, const struct sbx_cgroup_limits *limits,
+                      struct sbx_cgroup **out, sbx_error_t *err);
+/* Open an existing sandbox cgroup (re-adoption after a daemon restart). */
+int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
+                    const char *name, struct sbx_cgroup **out, sbx_error_t *err);
+
+int sbx_cgroup_add_pid(struct sbx_cgroup *cg, pid_t pid, sbx_error_t *err);
+/* How many processes the kernel's OOM killer killed in this cgroup. */
+int sbx_cgroup_oom_kills(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *err);
+/* Current memory usage in bytes, and number of processes (for ps/describe). */
+int sbx_cgroup_memory_current(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err);
+int sbx_cgroup_pids_current(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *err);
+/* SIGKILL every process in the cgroup (v2: cgroup.kill when present; else freeze, kill the
+ * listed pids, thaw, repeat until empty) */
+int sbx_cgroup_kill_all(struct sbx_cgroup *cg, sbx_error_t *err);
+/* Wait (bounded) until the cgroup is empty and remove it from every hierarchy. */
+int sbx_cgroup_destroy(struct sbx_cgroup *cg, sbx_error_t *err);
+void sbx_cgroup_free(struct sbx_cgroup *cg);
+
+#endif

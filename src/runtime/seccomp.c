@@ -1,0 +1,2 @@
+/* seccomp.c: placeholder until the implementation lands. */
+#include "runtime/seccomp.h"
