@@ -1,2 +1,361 @@
-/* shim.c: placeholder until the implementation lands. */
-int main(void) { return 1; }
+/* shim.c: sbx-shim, the supervisor of one sandbox.
+ *
+ * sbxd starts one shim per sandbox and forgets about it until it exits: the shim is the
+ * parent of the sandbox's pid 1, so it is what sees the sandbox end, and it does not need
+ * the daemon to be alive (sandboxes outlive sbxd). It is started with:
+ *   fd 3  the spec: a JSON object (see shim_spec below and docs/protocol.md)
+ *   fd 4  the client channel: a socket to `sbx run` (stream protocol frames), or -1
+ *   fd 5  a sealed memfd holding sbx-init
+ *   fd 6+ the descriptors the spec names (image, volumes)
+ * It starts the sandbox (src/runtime/sandbox.c), hands the client its stdio (pipes or the
+ * pty master), forwards the client's signals, and when pid 1 ends: works out why (exit
+ * code, signal, OOM kill from the cgroup), tears everything down (cgroup, writable layer
+ * when --rm), records the result in <state>/status.json and tells the client.
+ * SIGTERM asks for a graceful stop: SIGTERM to the sandbox, SIGKILL after the grace period.
+ * If the client goes away, the sandbox is stopped unless it was named and kept. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/wire.h"
+#include "runtime/sandbox.h"
+
+#define SPEC_FD 3
+#define CLIENT_FD 4
+#define INIT_FD 5
+
+struct shim {
+  json_object *spec;
+  const char *id;
+  const char *state_dir;
+  int client;            /* -1 once gone */
+  bool keep;             /* keep running when the client goes away */
+  bool remove;           /* remove the state when done (--rm) */
+  struct sbx_sandbox sb;
+};
+
+static void logmsg(struct shim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(struct shim *s, const char *fmt, ...) {
+  char buf[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "sbx-shim[%s]: %s\n", s->id ? s->id : "?", buf);
+}
+
+static json_object *read_spec(sbx_error_t *err) {
+  struct stat st;
+  if (fstat(SPEC_FD, &st) < 0) return sbx_error_sys(err, "spec"), NULL;
+  _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf) return sbx_error_set(err, ENOMEM, "spec"), NULL;
+  ssize_t n = pread(SPEC_FD, buf, (size_t)st.st_size, 0);
+  if (n != st.st_size) return sbx_error_sys(err, "read spec"), NULL;
+  buf[n] = '\0';
+  close(SPEC_FD);
+  json_object *o = json_tokener_parse(buf);
+  if (!o) sbx_error_set(err, EINVAL, "spec is not JSON");
+  return o;
+}
+
+static char **string_array(json_object *o, const char *key) {
+  json_object *a;
+  if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array)) return calloc(1, sizeof(char *));
+  size_t n = json_object_array_length(a);
+  char **v = calloc(n + 1, sizeof *v);
+  for (size_t i = 0; v && i < n; i++) v[i] = (char *)json_object_get_string(json_object_array_get_idx(a, i));
+  return v;
+}
+
+static void now_rfc3339(char *buf, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* status.json, written atomically: what the daemon reads after a restart or when we exit. */
+static void write_status(struct shim *s, json_object *st) {
+  char tmp[4200], dst[4200];
+  snprintf(tmp, sizeof tmp, "%s/status.json.tmp", s->state_dir);
+  snprintf(dst, sizeof dst, "%s/status.json", s->state_dir);
+  if (json_object_to_file_ext(tmp, st, JSON_C_TO_STRING_PLAIN) < 0 || rename(tmp, dst) < 0)
+    logmsg(s, "cannot record status in %s: %s", dst, strerror(errno));
+}
+
+static void client_send(struct shim *s, json_object *msg, const int *fds, size_t nfds) {
+  if (s->client < 0) return;
+  sbx_error_t err;
+  if (sbx_wire_send(s->client, msg, fds, nfds, &err) < 0) {
+    close(s->client);
+    s->client = -1;
+  }
+}
+
+static void client_error(struct shim *s, const char *message) {
+  _cleanup_json_ json_object *m = json_object_new_object();
+  json_object_object_add(m, "type", json_object_new_string("error"));
+  json_object_object_add(m, "message", json_object_new_string(message));
+  client_send(s, m, NULL, 0);
+}
+
+static int make_pipes(struct shim *s, bool want_stdin, int inside[3], int outside[3], sbx_error_t *err) {
+  for (int i = 0; i < 3; i++) inside[i] = outside[i] = -1;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return sbx_error_sys(err, "pipe");
+  inside[0] = p[0];
+  if (want_stdin) outside[0] = p[1];
+  else close(p[1]); /* no -i: the sandbox reads end-of-file */
+  for (int i = 1; i < 3; i++) {
+    if (pipe2(p, O_CLOEXEC) < 0) return sbx_error_sys(err, "pipe");
+    inside[i] = p[1];
+    outside[i] = p[0];
+  }
+  (void)s;
+  return 0;
+}
+
+static int start(struct shim *s, sbx_error_t *err) {
+  json_object *spec = s->spec, *o;
+  struct sbx_sandbox_config c = {0};
+  c.id = s->id;
+  c.hostname = sbx_json_str(spec, "hostname");
+  c.state_dir = s->state_dir;
+  c.state_dirfd = open(s->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (c.state_dirfd < 0) return sbx_error_sys(err, "open %s", s->state_dir);
+  c.host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
+  c.id_count = (uint32_t)sbx_json_int(spec, "idCount", 65536);
+  if (!json_object_object_get_ex(spec, "image", &o)) return sbx_error_set(err, EINVAL, "spec has no image");
+  c.image_fd = (int)sbx_json_int(o, "fd", -1);
+  c.host_usr = strcmp(sbx_json_str(o, "type") ?: "", "host") == 0;
+  c.image_owner_map = sbx_json_bool(spec, "imageOwnerMap", 0);
+
+  json_object *vols;
+  size_t nv = 0;
+  struct sbx_volume *v = NULL;
+  if (json_object_object_get_ex(spec, "volumes", &vols) && (nv = json_object_array_length(vols)) > 0) {
+    v = calloc(nv, sizeof *v);
+    if (!v) return sbx_error_set(err, ENOMEM, "volumes");
+    for (size_t i = 0; i < nv; i++) {
+      json_object *e = json_object_array_get_idx(vols, i);
+      v[i].src_fd = (int)sbx_json_int(e, "fd", -1);
+      v[i].destination = sbx_json_str(e, "destination");
+      v[i].read_only = sbx_json_bool(e, "readOnly", 0);
+      v[i].is_dir = sbx_json_bool(e, "isDir", 1);
+    }
+  }
+  c.volumes = v;
+  c.nvolumes = nv;
+  c.owner_uid = (uid_t)sbx_json_int(spec, "ownerUid", 0);
+  c.owner_gid = (gid_t)sbx_json_int(spec, "ownerGid", 0);
+  c.argv = string_array(spec, "command");
+  c.envp = string_array(spec, "env");
+  c.cwd = sbx_json_str(spec, "workingDir");
+  c.uid = (uid_t)sbx_json_int(spec, "uid", 0);
+  c.gid = (gid_t)sbx_json_int(spec, "gid", 0);
+  c.tty = sbx_json_bool(spec, "tty", 0);
+  c.init_fd = INIT_FD;
+  c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
+  c.limits.cpu_request_millis = sbx_json_int(spec, "cpuRequestMillis", 0);
+  c.limits.cpu_limit_millis = sbx_json_int(spec, "cpuLimitMillis", 0);
+  c.limits.memory_limit_bytes = sbx_json_int(spec, "memoryLimitBytes", 0);
+  c.limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
+  c.shm_bytes = sbx_json_int(spec, "shmBytes", 64 << 20);
+  c.tmp_bytes = sbx_json_int(spec, "tmpBytes", 1LL << 30);
+  if (!c.argv || !c.argv[0] || !c.envp) return sbx_error_set(err, EINVAL, "spec has no command");
+
+  int inside[3] = {-1, -1, -1}, outside[3] = {-1, -1, -1};
+  if (!c.tty && make_pipes(s, sbx_json_bool(spec, "stdin", 0), inside, outside, err) < 0) return -1;
+  for (int i = 0; i < 3; i++) c.stdio[i] = inside[i];
+
+  int r = sbx_sandbox_start(&c, &s->sb, err);
+  for (int i = 0; i < 3; i++)
+    if (inside[i] >= 0) close(inside[i]);
+  close(c.state_dirfd);
+  free(v);
+  free((void *)c.argv);
+  free((void *)c.envp);
+  if (r < 0) {
+    for (int i = 0; i < 3; i++)
+      if (outside[i] >= 0) close(outside[i]);
+    return -1;
+  }
+
+  _cleanup_json_ json_object *m = json_object_new_object();
+  json_object_object_add(m, "type", json_object_new_string("started"));
+  json_object_object_add(m, "tty", json_object_new_boolean(c.tty));
+  if (c.tty) {
+    client_send(s, m, &s->sb.pty_master, 1);
+  } else {
+    int fds[3];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+      if (outside[i] >= 0) fds[n++] = outside[i];
+    client_send(s, m, fds, n);
+    for (int i = 0; i < 3; i++)
+      if (outside[i] >= 0) close(outside[i]);
+  }
+  /* The pty master stays with the client (and with us until the end, so the sandbox's
+   * terminal does not hang up if the client goes away while the sandbox is kept). */
+
+  _cleanup_json_ json_object *st = json_object_new_object();
+  char ts[32];
+  now_rfc3339(ts, sizeof ts);
+  json_object_object_add(st, "phase", json_object_new_string("Running"));
+  json_object_object_add(st, "shimPid", json_object_new_int(getpid()));
+  json_object_object_add(st, "initPid", json_object_new_int(s->sb.pid));
+  json_object_object_add(st, "startedAt", json_object_new_string(ts));
+  write_status(s, st);
+  return 0;
+}
+
+static void kill_sandbox(struct shim *s, int sig) {
+  if (s->sb.pidfd >= 0) syscall(SYS_pidfd_send_signal, s->sb.pidfd, sig, NULL, 0);
+}
+
+/* pid 1 ended: collect, tear down, report. */
+static int finish(struct shim *s) {
+  int status = 0;
+  while (waitpid(s->sb.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  int code = 0, sig = 0;
+  if (sbx_sandbox_read_status(&s->sb, &code, &sig) < 0) {
+    /* init itself was killed (SIGKILL from a stop) before it could report */
+    if (WIFSIGNALED(status)) {
+      sig = WTERMSIG(status);
+      code = 128 + sig;
+    } else {
+      code = WEXITSTATUS(status);
+    }
+  }
+  uint64_t ooms = 0;
+  sbx_error_t err;
+  if (s->sb.cgroup) sbx_cgroup_oom_kills(s->sb.cgroup, &ooms, &err);
+  const char *reason = code == 0 ? "Completed" : "Error";
+  if (ooms > 0 && sig == SIGKILL) reason = "OOMKilled";
+
+  if (sbx_sandbox_destroy(&s->sb, &err) < 0) logmsg(s, "teardown: %s", err.msg);
+
+  _cleanup_json_ json_object *st = json_object_new_object();
+  char ts[32];
+  now_rfc3339(ts, sizeof ts);
+  json_object_object_add(st, "phase", json_object_new_string(code == 0 ? "Succeeded" : "Failed"));
+  json_object_object_add(st, "exitCode", json_object_new_int(code));
+  json_object_object_add(st, "signal", json_object_new_int(sig));
+  json_object_object_add(st, "reason", json_object_new_string(reason));
+  json_object_object_add(st, "finishedAt", json_object_new_string(ts));
+  if (s->remove) sbx_remove_tree(s->state_dir);
+  else write_status(s, st);
+
+  json_object_object_add(st, "type", json_object_new_string("exit"));
+  if (strcmp(reason, "OOMKilled") == 0)
+    json_object_object_add(st, "message", json_object_new_string("the sandbox ran out of memory (its memory limit) and was killed"));
+  client_send(s, st, NULL, 0);
+  return 0;
+}
+
+int main(void) {
+  struct shim s = {0};
+  s.client = CLIENT_FD;
+  s.sb.pid = -1;
+  sbx_error_t err = {0};
+  signal(SIGPIPE, SIG_IGN);
+  if (fcntl(CLIENT_FD, F_GETFD) < 0) s.client = -1;
+
+  s.spec = read_spec(&err);
+  if (!s.spec) {
+    logmsg(&s, "%s", err.msg);
+    return 1;
+  }
+  s.id = sbx_json_str(s.spec, "id");
+  s.state_dir = sbx_json_str(s.spec, "stateDir");
+  s.keep = sbx_json_bool(s.spec, "keepOnDisconnect", 0);
+  s.remove = sbx_json_bool(s.spec, "removeOnExit", 0);
+  int grace = (int)sbx_json_int(s.spec, "gracePeriodSeconds", 10);
+  if (!s.id || !s.state_dir) {
+    logmsg(&s, "spec lacks id or stateDir");
+    return 1;
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  _cleanup_fd_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+  if (start(&s, &err) < 0) {
+    logmsg(&s, "start: %s", err.msg);
+    client_error(&s, err.msg);
+    _cleanup_json_ json_object *st = json_object_new_object();
+    json_object_object_add(st, "phase", json_object_new_string("Failed"));
+    json_object_object_add(st, "reason", json_object_new_string("StartError"));
+    json_object_object_add(st, "message", json_object_new_string(err.msg));
+    if (s.remove) sbx_remove_tree(s.state_dir);
+    else write_status(&s, st);
+    return 1;
+  }
+
+  int64_t kill_at = -1; /* monotonic ms at which a graceful stop turns into SIGKILL */
+  for (;;) {
+    struct pollfd p[3] = {{s.sb.pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {s.client, POLLIN, 0}};
+    int timeout = -1;
+    if (kill_at >= 0) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+      timeout = kill_at > now ? (int)(kill_at - now) : 0;
+    }
+    int n = poll(p, s.client >= 0 ? 3 : 2, timeout);
+    if (n < 0 && errno != EINTR) break;
+    if (n == 0 && kill_at >= 0) {
+      kill_sandbox(&s, SIGKILL);
+      kill_at = -1;
+      continue;
+    }
+    if (p[0].revents) return finish(&s);
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si && kill_at < 0) {
+        kill_sandbox(&s, SIGTERM);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        kill_at = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)grace * 1000;
+      }
+    }
+    if (s.client >= 0 && p[2].revents) {
+      json_object *msg = NULL;
+      int fds[1];
+      size_t nfds = 0;
+      int r = sbx_wire_recv(s.client, &msg, fds, &nfds, 0, &err);
+      if (r <= 0) {
+        close(s.client);
+        s.client = -1;
+        if (!s.keep) kill_sandbox(&s, SIGKILL);
+        continue;
+      }
+      const char *type = sbx_json_str(msg, "type");
+      if (type && strcmp(type, "signal") == 0) {
+        int sig = (int)sbx_json_int(msg, "signal", 0);
+        if (sig > 0 && sig < 65) kill_sandbox(&s, sig);
+      }
+      json_object_put(msg);
+    }
+  }
+  return 1;
+}

@@ -42,7 +42,14 @@ int sbx_error_prefix(sbx_error_t *err, const char *fmt, ...) {
   va_end(ap);
   char old[SBX_ERROR_MSG_MAX];
   memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s: %s", ctx, old);
+  size_t n = strlen(ctx);
+  if (n + 2 >= sizeof err->msg) n = sizeof err->msg - 3;
+  memcpy(err->msg, ctx, n);
+  memcpy(err->msg + n, ": ", 2);
+  size_t rest = sizeof err->msg - n - 3;
+  size_t olen = strnlen(old, rest);
+  memcpy(err->msg + n + 2, old, olen);
+  err->msg[n + 2 + olen] = '\0';
   return -1;
 }
 

@@ -115,13 +115,14 @@ int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t ma
     sbx_wire_close_fds(got, ngot);
     return sbx_error_set(err, EPROTO, "unexpected descriptors in message");
   }
+  char *text = NULL;
   if ((size_t)n < sizeof hdr && recv_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)
     goto fail;
   if (hdr == 0 || hdr > SBX_WIRE_MAX) {
     sbx_error_set(err, EPROTO, "bad message length %u", hdr);
     goto fail;
   }
-  _cleanup_free_ char *text = malloc(hdr + 1);
+  text = malloc(hdr + 1);
   if (!text) {
     sbx_error_set(err, ENOMEM, "receive");
     goto fail;
@@ -136,6 +137,8 @@ int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t ma
   json_object *o = json_tokener_parse_ex(tok, text, (int)hdr);
   enum json_tokener_error jerr = json_tokener_get_error(tok);
   json_tokener_free(tok);
+  free(text);
+  text = NULL;
   if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
     json_object_put(o);
     sbx_error_set(err, EPROTO, "malformed message");
@@ -146,6 +149,7 @@ int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t ma
   *nfds = ngot;
   return 1;
 fail:
+  free(text);
   sbx_wire_close_fds(got, ngot);
   return -1;
 }

@@ -1,0 +1,87 @@
+/* daemon.h: the state every part of sbxd shares.
+ *
+ * sbxd is a set of threads around one struct: the listener (accepts, peeks the first byte,
+ * hands HTTP to libmicrohttpd and stream connections to a thread of their own), the HTTP
+ * handlers (api.c), the stream handlers (run.c), and the supervisor (supervise.c), which
+ * watches one pidfd per shim and records how each sandbox ended. */
+#ifndef SBX_DAEMON_H
+#define SBX_DAEMON_H
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/store.h"
+#include "lib/error.h"
+
+#define SBX_ID_BASE 1073741824u /* host ids from 2^30 up: no account uses them (checked) */
+#define SBX_ID_SLOT_SIZE 65536u
+#define SBX_ID_SLOTS 16383u
+#define SBX_API_GROUP "agents.x-k8s.io"
+#define SBX_API_VERSION "agents.x-k8s.io/v1alpha1"
+#define SBX_ANN_OWNER "sbx.x-k8s.io/owner-uid"
+#define SBX_INTERNAL "x-sbx" /* internal bookkeeping inside stored objects; never served */
+
+struct sbx_daemon {
+  char *root;        /* --root */
+  char *socket_path; /* --socket */
+  char *shim_path;   /* sbx-shim */
+  int init_memfd;    /* sealed copy of sbx-init */
+  char *host_image;  /* <root>/images/host/rootfs */
+  gid_t admin_gid;   /* members see everyone's objects with -A; (gid_t)-1 if none */
+  struct sbx_store *store;
+  void *mhd;         /* struct MHD_Daemon * */
+  int listen_fd;
+
+  pthread_mutex_t lock; /* guards the watch list */
+  struct sbx_watch *watches;
+  int epoll_fd;
+  int wake_fd;
+};
+
+struct sbx_caller {
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+  bool admin; /* root or a member of the admin group */
+};
+
+/* who is on the other end of a unix socket */
+int sbx_caller_from_socket(struct sbx_daemon *d, int fd, struct sbx_caller *c, sbx_error_t *err);
+
+/* server.c */
+int sbx_server_listen(struct sbx_daemon *d, sbx_error_t *err);
+int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err);
+void sbx_server_accept_loop(struct sbx_daemon *d);
+
+/* run.c: the stream protocol's `run` */
+void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                    size_t nfds);
+/* a sandbox's shim is gone: record the end, clean up what is left */
+void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner);
+/* stop a sandbox (graceful, bounded) and forget it; 0, or -1 with err (ENOENT: not found) */
+int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, sbx_error_t *err);
+/* at start: re-adopt sandboxes whose shims still run, finish the others */
+void sbx_run_recover(struct sbx_daemon *d);
+
+/* supervise.c */
+int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err);
+/* start a shim; fds[i] becomes fd 6+i in it; client may be -1 */
+int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const int *fds, size_t nfds,
+                   pid_t *pid, sbx_error_t *err);
+/* watch a shim (child or re-adopted); when it exits, sbx_run_finished() is called */
+int sbx_supervisor_watch(struct sbx_daemon *d, pid_t pid, const char *ns, const char *name, uid_t owner,
+                         sbx_error_t *err);
+/* signal a watched shim; ESRCH if none */
+int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int sig);
+/* wait until that shim has exited and been finished, up to timeout_ms; 0 if gone */
+int sbx_supervisor_wait_gone(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int timeout_ms);
+
+/* api.c: libmicrohttpd access handler */
+int sbx_api_handler(void *cls, void *connection, const char *url, const char *method, const char *version,
+                    const char *upload_data, size_t *upload_data_size, void **con_cls);
+void sbx_api_request_done(void *cls, void *connection, void **con_cls, int toe);
+
+#endif

@@ -1,0 +1,96 @@
+/* sandbox.h: start one sandbox: a process tree in its own namespaces, cgroup and root.
+ *
+ * sbx_sandbox_start() is the whole sequence, in this order (bubblewrap-style, one visible
+ * list of steps):
+ *   parent (the shim, host root)            child (clone: new user, mnt, pid, net, ipc, uts ns)
+ *   ------------------------------          --------------------------------------------------
+ *   clone ............................>     waits for "go"
+ *   write uid/gid maps (0..N -> base..)
+ *   join the child to its cgroup
+ *   clone the image, /usr and volumes
+ *   as detached, idmapped mount trees
+ *   send "go" + the tree fds ..........>   become root of the user namespace
+ *                                          make / private (nothing propagates to the host)
+ *                                          attach the image tree, mount the overlay
+ *                                          (image below, own writable layer above)
+ *                                          /usr (host image), /proc + masks, /sys ro, /dev,
+ *                                          /dev/pts, /dev/shm, /dev/mqueue, /tmp, volumes;
+ *                                          every target opened inside the new root by fd
+ *                                          unshare the cgroup ns, pivot_root, detach old root
+ *                                          hostname, loopback up, pty or pipes on 0-2
+ *                                          rlimits, close every other fd, capabilities,
+ *                                          no_new_privs, seccomp
+ *   <... pty master (tty mode)             exec sbx-init from a sealed memfd
+ *   <... EOF (exec happened) or an error message
+ * The child's errors come back as text on the sync socket; the parent returns them. */
+#ifndef SBX_SANDBOX_H
+#define SBX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+#include "runtime/cgroup.h"
+
+struct sbx_volume {
+  int src_fd;              /* O_PATH fd of the source (opened with the caller's rights) */
+  const char *destination; /* absolute path inside */
+  bool read_only;
+  bool is_dir;
+};
+
+struct sbx_sandbox_config {
+  const char *id;         /* unique id, names the cgroup */
+  const char *hostname;
+  int state_dirfd;        /* the sandbox's state dir (upper/, work/, rootfs/, lower/ inside) */
+  const char *state_dir;  /* its path: the child re-opens the four inside its own mount
+                           * namespace (a mount can only be attached in the caller's) */
+  uint32_t host_id_base;  /* sandbox id 0 is host id host_id_base */
+  uint32_t id_count;      /* usually 65536 */
+
+  int image_fd;           /* O_PATH directory: the read-only lower layer */
+  bool host_usr;          /* host image: bind the host's /usr read-only over /usr (not
+                           * idmapped: its files show as nobody, only what others may read) */
+  bool image_owner_map;   /* the image belongs to a user, not root: map owner_uid to the
+                           * sandbox's root in it (else the image's root is the sandbox's) */
+
+  const struct sbx_volume *volumes;
+  size_t nvolumes;
+  uid_t owner_uid;        /* volumes appear owned by (uid, gid) inside when they are */
+  gid_t owner_gid;        /* owned by (owner_uid, owner_gid) on the host */
+
+  char *const *argv;      /* command; argv[0] looked up in PATH of envp */
+  char *const *envp;
+  const char *cwd;        /* absolute, inside */
+  uid_t uid;              /* process ids inside the sandbox */
+  gid_t gid;
+
+  bool tty;               /* a pty inside; its master comes back in sandbox.pty_master */
+  int stdio[3];           /* without tty: the sandbox's fds 0, 1, 2 */
+  int init_fd;            /* sealed memfd holding sbx-init */
+
+  const char *cgroup_parent; /* e.g. "sbx" */
+  struct sbx_cgroup_limits limits;
+  int64_t shm_bytes;      /* /dev/shm size */
+  int64_t tmp_bytes;      /* /tmp size */
+};
+
+struct sbx_sandbox {
+  pid_t pid;              /* host pid of the sandbox's pid 1 (sbx-init) */
+  int pidfd;
+  int status_fd;          /* read end: init writes the main process's wait status here */
+  int pty_master;         /* tty mode, else -1 */
+  struct sbx_cgroup *cgroup;
+};
+
+int sbx_sandbox_start(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, sbx_error_t *err);
+
+/* Read the main process's end from the status fd: *exit_code and *signal (0 if none).
+ * Returns 0, or -1 if init died without reporting (then the caller uses init's own status). */
+int sbx_sandbox_read_status(struct sbx_sandbox *sb, int *exit_code, int *signal);
+
+/* Kill everything, remove the cgroup; the mounts vanish with the mount namespace. */
+int sbx_sandbox_destroy(struct sbx_sandbox *sb, sbx_error_t *err);
+
+#endif
