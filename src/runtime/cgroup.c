@@ -17,8 +17,15 @@
  * Names are checked before any path is touched: `parent` is one or more components joined
  * by '/', `name` exactly one; a component is 1..255 bytes of [A-Za-z0-9._:@+-] and neither
  * "." nor "..". All other access is openat()/unlinkat() below directory fds (see
- * cgroup_internal.h), so the unit tests run this code on a fake tree of plain files with
- * the test hooks playing the kernel's part. */
+ * cgroup_internal.h).
+ *
+ * Testing on a fake tree of plain files: the kernel fills each new cgroup directory with
+ * interface files and lets rmdir remove it with them inside; plain directories do neither.
+ * Rather than opening files with O_CREAT (which on cgroupfs would turn a missing interface
+ * file into a misleading EACCES, and on a fake tree would hide writes to files no kernel
+ * has), the code never creates a file, and the unit tests install test hooks
+ * (cg_set_test_hooks) that play the kernel's part right after each mkdir and before each
+ * rmdir. Production never installs hooks. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +44,7 @@
 static const struct cg_test_hooks *test_hooks;
 
 void cg_set_test_hooks(const struct cg_test_hooks *hooks) { test_hooks = hooks; }
+const struct cg_test_hooks *cg_get_test_hooks(void) { return test_hooks; }
 
 static const char *const ctrl_names[CG_NCTRL] = {
     [CG_CPU] = "cpu", [CG_CPUACCT] = "cpuacct", [CG_MEMORY] = "memory",

@@ -137,12 +137,15 @@ void cg_sleep_ms(long ms);
  * install these hooks to play the kernel's part: after_mkdir creates the interface files a
  * kernel would (with its default contents), before_rmdir deletes them. In production no
  * hooks are installed and the code never creates a file: writes use O_TRUNC without
- * O_CREAT, so a missing interface file is an error, as it would be on the kernel. */
+ * O_CREAT, so a missing interface file is an error, as it would be on the kernel. The v2
+ * check in the VM uses v2_no_kill_file to try the kill loop of older kernels for real. */
 struct cg_test_hooks {
   int (*after_mkdir)(int dirfd, bool v2, unsigned ctrls, void *data);
   int (*before_rmdir)(int parent_fd, const char *name, void *data);
   void *data;
+  bool v2_no_kill_file; /* act as if cgroup.kill were missing (Linux < 5.14) */
 };
 void cg_set_test_hooks(const struct cg_test_hooks *hooks);
+const struct cg_test_hooks *cg_get_test_hooks(void); /* NULL in production */
 
 #endif

@@ -7,9 +7,9 @@
  * kernel has swap accounting, so the group cannot swap), pids (pids.max) and freezer (for a
  * race-free kill). Co-mounted controllers share a directory; cgroup.c sorts that out.
  *
- * kill_all freezes the group first so nothing can fork while we read cgroup.procs and send
- * SIGKILL; frozen tasks die once thawed, so it thaws and repeats until the group is empty or
- * the deadline passes. Without a freezer hierarchy it loops without freezing (the pids limit
+ * kill_all freezes the group first so nothing can fork while we read cgroup.procs (of every
+ * hierarchy) and send SIGKILL; frozen tasks die once thawed, so it thaws and repeats until
+ * the group is empty or the deadline passes. Without a freezer hierarchy it loops without freezing (the pids limit
  * bounds what a fork loop can do). */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,10 +63,33 @@ static int v1_memory_current(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t
   return cg_read_u64(mem->fd, mem->path, "memory.usage_in_bytes", bytes, err);
 }
 
-/* The directory whose cgroup.procs we read: the freezer's when there is one. */
-static struct cg_dir *procs_dir(struct sbx_cgroup *cg) {
-  struct cg_dir *d = cg_dir_for(cg, CG_FREEZER);
-  return d ? d : cg_dir_for(cg, CG_MEMORY);
+/* The pids listed in every hierarchy's cgroup.procs (normally the same set; a process that
+ * was only partly moved in is still found). Duplicates are harmless to kill twice. */
+static int v1_collect_pids(struct sbx_cgroup *cg, pid_t **out, size_t *nout, sbx_error_t *err) {
+  *out = NULL;
+  *nout = 0;
+  for (size_t i = 0; i < cg->ndirs; i++) {
+    struct cg_dir *d = &cg->dirs[i];
+    if (d->fd < 0) continue;
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n;
+    if (cg_read_procs(d->fd, d->path, &pids, &n, err) < 0) goto fail;
+    if (n == 0) continue;
+    pid_t *all = realloc(*out, (*nout + n) * sizeof *all);
+    if (!all) {
+      sbx_error_set(err, ENOMEM, "read %s/cgroup.procs", d->path);
+      goto fail;
+    }
+    memcpy(all + *nout, pids, n * sizeof *all);
+    *out = all;
+    *nout += n;
+  }
+  return 0;
+fail:
+  free(*out);
+  *out = NULL;
+  *nout = 0;
+  return -1;
 }
 
 static int v1_is_empty(struct sbx_cgroup *cg, sbx_error_t *err) {
@@ -97,18 +120,17 @@ static int freezer_set(struct cg_dir *fz, const char *state, const struct timesp
 static int v1_kill_all(struct sbx_cgroup *cg, const struct timespec *deadline,
                        sbx_error_t *err) {
   struct cg_dir *fz = cg_dir_for(cg, CG_FREEZER);
-  struct cg_dir *pd = procs_dir(cg);
-  if (pd->fd < 0) return 0; /* destroyed already */
+  if (fz && fz->fd < 0) fz = NULL; /* destroyed already */
   for (;;) {
     _cleanup_free_ pid_t *pids = NULL;
     size_t n;
-    if (cg_read_procs(pd->fd, pd->path, &pids, &n, err) < 0) return -1;
+    if (v1_collect_pids(cg, &pids, &n, err) < 0) return -1;
     if (n == 0) return 0;
     free(pids);
     pids = NULL;
 
     if (fz && freezer_set(fz, "FROZEN", deadline, err) < 0) return -1;
-    int r = cg_read_procs(pd->fd, pd->path, &pids, &n, err);
+    int r = v1_collect_pids(cg, &pids, &n, err);
     if (r == 0) r = cg_kill_pids(pids, n, err);
     /* thaw even when reading or killing failed: frozen tasks would otherwise stay stuck */
     sbx_error_t thaw_err;
@@ -118,8 +140,8 @@ static int v1_kill_all(struct sbx_cgroup *cg, const struct timespec *deadline,
     }
     if (r < 0) return -1;
     if (cg_deadline_passed(deadline))
-      return sbx_error_set(err, ETIMEDOUT, "%zu process(es) still in %s after SIGKILL", n,
-                           pd->path);
+      return sbx_error_set(err, ETIMEDOUT, "%zu process(es) still in the cgroup after SIGKILL",
+                           n);
     cg_sleep_ms(5);
   }
 }

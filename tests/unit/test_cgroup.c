@@ -695,6 +695,17 @@ static void test_oom_count_v2(void **state) {
   set_file(f, "sbx/sb1/memory.current", "4096\n");
   assert_int_equal(sbx_cgroup_memory_current(cg, &n, &err), 0);
   assert_int_equal(n, 4096);
+  /* without cgroup.kill (kill_file is off here) an empty group needs no kill at all */
+  assert_int_equal(sbx_cgroup_kill_all(cg, &err), 0);
+  assert_false(exists(f, "sbx/sb1/cgroup.kill"));
+  /* a damaged cgroup.events is an error, not "empty" */
+  set_file(f, "sbx/sb1/cgroup.events", "frozen 0\n");
+  assert_int_equal(sbx_cgroup_destroy(cg, &err), -1);
+  assert_int_equal(err.errnum, EINVAL);
+  assert_true(exists(f, "sbx/sb1"));
+  set_file(f, "sbx/sb1/cgroup.events", "populated 0\nfrozen 0\n");
+  assert_int_equal(sbx_cgroup_destroy(cg, &err), 0);
+  assert_false(exists(f, "sbx/sb1"));
   sbx_cgroup_free(cg);
 }
 
