@@ -29,6 +29,7 @@ struct sbx_daemon {
   char *socket_path; /* --socket */
   char *shim_path;   /* sbx-shim */
   int init_memfd;    /* sealed copy of sbx-init */
+  int seccomp_memfd; /* sealed copy of the compiled seccomp filter */
   char *host_image;  /* <root>/images/host/rootfs */
   gid_t admin_gid;   /* members see everyone's objects with -A; (gid_t)-1 if none */
   struct sbx_store *store;
@@ -68,7 +69,7 @@ void sbx_run_recover(struct sbx_daemon *d);
 
 /* supervise.c */
 int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err);
-/* start a shim; fds[i] becomes fd 6+i in it; client may be -1 */
+/* start a shim; fds[i] becomes fd 7+i in it; client may be -1 */
 int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const int *fds, size_t nfds,
                    pid_t *pid, sbx_error_t *err);
 /* watch a shim (child or re-adopted); when it exits, sbx_run_finished() is called */

@@ -23,6 +23,7 @@
 #include "daemon/daemon.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
+#include "runtime/seccomp.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -79,6 +80,24 @@ static int seal_init(const char *path, sbx_error_t *err) {
     close(fd);
     return sbx_error_sys(err, "seal sbx-init");
   }
+  return fd;
+}
+
+/* The seccomp filter, compiled once (libseccomp takes milliseconds) and sealed in a memfd
+ * that every shim reads. */
+static int seal_seccomp(sbx_error_t *err) {
+  struct sbx_seccomp_prog *prog = NULL;
+  if (sbx_seccomp_build_default(&prog, err) < 0) return -1;
+  size_t len;
+  const void *data = sbx_seccomp_prog_data(prog, &len);
+  int fd = memfd_create("sbx-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || write(fd, data, len) != (ssize_t)len ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+    sbx_error_sys(err, "seal the seccomp filter");
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  sbx_seccomp_prog_free(prog);
   return fd;
 }
 
@@ -194,7 +213,8 @@ int main(int argc, char **argv) {
   }
   d.init_memfd = seal_init(init, &err);
   free(init);
-  if (d.init_memfd < 0 || check_id_pool(&err) < 0) {
+  d.seccomp_memfd = d.init_memfd < 0 ? -1 : seal_seccomp(&err);
+  if (d.init_memfd < 0 || d.seccomp_memfd < 0 || check_id_pool(&err) < 0) {
     fprintf(stderr, "sbxd: %s\n", err.msg);
     return 1;
   }

@@ -379,12 +379,12 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object *spec = json_object_new_object();
   json_object *img = json_object_new_object();
   json_object_object_add(img, "type", json_object_new_string(r.host_image ? "host" : "dir"));
-  json_object_object_add(img, "fd", json_object_new_int(6));
+  json_object_object_add(img, "fd", json_object_new_int(7));
   json_object_object_add(spec, "image", img);
   for (size_t i = 0; i < json_object_array_length(volumes); i++) {
     json_object *v = json_object_array_get_idx(volumes, i);
     extra[nextra] = (int)sbx_json_int(v, "fd", -1);
-    json_object_object_add(v, "fd", json_object_new_int((int)(6 + nextra)));
+    json_object_object_add(v, "fd", json_object_new_int((int)(7 + nextra)));
     nextra++;
   }
   json_object_object_add(spec, "volumes", json_object_get(volumes));

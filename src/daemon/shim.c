@@ -6,7 +6,8 @@
  *   fd 3  the spec: a JSON object (see shim_spec below and docs/protocol.md)
  *   fd 4  the client channel: a socket to `sbx run` (stream protocol frames), or -1
  *   fd 5  a sealed memfd holding sbx-init
- *   fd 6+ the descriptors the spec names (image, volumes)
+ *   fd 6  a sealed memfd holding the compiled seccomp filter
+ *   fd 7+ the descriptors the spec names (image, volumes)
  * It starts the sandbox (src/runtime/sandbox.c), hands the client its stdio (pipes or the
  * pty master), forwards the client's signals, and when pid 1 ends: works out why (exit
  * code, signal, OOM kill from the cgroup), tears everything down (cgroup, writable layer
@@ -37,6 +38,7 @@
 #define SPEC_FD 3
 #define CLIENT_FD 4
 #define INIT_FD 5
+#define SECCOMP_FD 6
 
 struct shim {
   json_object *spec;
@@ -169,6 +171,16 @@ static int start(struct shim *s, sbx_error_t *err) {
   c.gid = (gid_t)sbx_json_int(spec, "gid", 0);
   c.tty = sbx_json_bool(spec, "tty", 0);
   c.init_fd = INIT_FD;
+  struct sbx_seccomp_prog *prog = NULL;
+  struct stat sst;
+  if (fstat(SECCOMP_FD, &sst) == 0 && sst.st_size > 0) {
+    void *bpf = malloc((size_t)sst.st_size);
+    if (bpf && pread(SECCOMP_FD, bpf, (size_t)sst.st_size, 0) == sst.st_size)
+      sbx_seccomp_prog_from_data(bpf, (size_t)sst.st_size, &prog, err);
+    free(bpf);
+  }
+  close(SECCOMP_FD);
+  c.seccomp = prog;
   c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
   c.limits.cpu_request_millis = sbx_json_int(spec, "cpuRequestMillis", 0);
   c.limits.cpu_limit_millis = sbx_json_int(spec, "cpuLimitMillis", 0);
@@ -183,6 +195,7 @@ static int start(struct shim *s, sbx_error_t *err) {
   for (int i = 0; i < 3; i++) c.stdio[i] = inside[i];
 
   int r = sbx_sandbox_start(&c, &s->sb, err);
+  if (prog) sbx_seccomp_prog_free(prog);
   for (int i = 0; i < 3; i++)
     if (inside[i] >= 0) close(inside[i]);
   close(c.state_dirfd);

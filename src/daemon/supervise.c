@@ -38,7 +38,7 @@ static pthread_cond_t gone_cond = PTHREAD_COND_INITIALIZER;
 
 int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const int *fds, size_t nfds, pid_t *pid,
                    sbx_error_t *err) {
-  if (nfds > SBX_WIRE_MAX_FDS) return sbx_error_set(err, E2BIG, "too many descriptors");
+  if (nfds + 4 > SBX_WIRE_MAX_FDS) return sbx_error_set(err, E2BIG, "too many descriptors");
   size_t len;
   const char *text = json_object_to_json_string_length(spec, JSON_C_TO_STRING_PLAIN, &len);
   _cleanup_fd_ int specfd = memfd_create("sbx-spec", MFD_CLOEXEC);
@@ -46,11 +46,12 @@ int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const in
   if (write(specfd, text, len) != (ssize_t)len) return sbx_error_sys(err, "write spec");
 
   /* Everything the child needs is computed before fork. */
-  int src[3 + SBX_WIRE_MAX_FDS];
+  int src[4 + SBX_WIRE_MAX_FDS];
   size_t n = 0;
   src[n++] = specfd;
   src[n++] = client;
   src[n++] = d->init_memfd;
+  src[n++] = d->seccomp_memfd;
   for (size_t i = 0; i < nfds; i++) src[n++] = fds[i];
   char *argv[] = {"sbx-shim", (char *)sbx_json_str(spec, "id"), NULL};
   char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -62,7 +63,7 @@ int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const in
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int high[3 + SBX_WIRE_MAX_FDS];
+    int high[4 + SBX_WIRE_MAX_FDS];
     for (size_t i = 0; i < n; i++) high[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, 100);
     for (size_t i = 0; i < n; i++) {
       if (high[i] < 0) continue;

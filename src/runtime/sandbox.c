@@ -402,7 +402,7 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
     sbx_error_sys(err, "no_new_privs");
     child_fail(sync, err);
   }
-  if (sbx_seccomp_apply_default(err) < 0) child_fail(sync, err);
+  if ((c->seccomp ? sbx_seccomp_load(c->seccomp, err) : sbx_seccomp_apply_default(err)) < 0) child_fail(sync, err);
 
   char uid[32], gid[32];
   snprintf(uid, sizeof uid, "%u", (unsigned)c->uid);

@@ -32,6 +32,7 @@
 
 #include "lib/error.h"
 #include "runtime/cgroup.h"
+#include "runtime/seccomp.h"
 
 struct sbx_volume {
   int src_fd;              /* O_PATH fd of the source (opened with the caller's rights) */
@@ -69,6 +70,7 @@ struct sbx_sandbox_config {
   bool tty;               /* a pty inside; its master comes back in sandbox.pty_master */
   int stdio[3];           /* without tty: the sandbox's fds 0, 1, 2 */
   int init_fd;            /* sealed memfd holding sbx-init */
+  const struct sbx_seccomp_prog *seccomp; /* prebuilt filter, or NULL to build one */
 
   const char *cgroup_parent; /* e.g. "sbx" */
   struct sbx_cgroup_limits limits;
