@@ -1,2 +1,576 @@
-/* store.c: placeholder until the implementation lands. */
+/* store.c: the daemon's state in one SQLite database (see store.h).
+ *
+ * Design:
+ * - One connection, opened in WAL mode with a busy timeout and foreign keys on, shared by
+ *   every daemon thread behind one pthread mutex (the connection is opened with
+ *   SQLITE_OPEN_NOMUTEX: the mutex here is the only serialisation needed).
+ * - Every statement is prepared once at open time from a constant string and used with
+ *   bound parameters only; no SQL text is ever built from data, so a name such as
+ *   "x'; DROP TABLE objects; --" is stored and found verbatim.
+ * - The schema carries a version (table schema_version, one row). Opening runs every
+ *   migration step between the stored version and SBX_STORE_SCHEMA_VERSION in one
+ *   transaction, and refuses a database written by a newer sbxd.
+ * - The file is created 0600 before SQLite opens it (and tightened to 0600 if it exists
+ *   with wider bits); SQLite gives its -wal and -shm files the database file's mode.
+ * - Objects are stored as compact JSON text; readers get freshly parsed copies, so the
+ *   owner annotation sbx_store_list() adds never reaches the stored text.
+ * - Errors that a caller acts on carry an errnum: ENOENT (absent), EEXIST (key taken),
+ *   ENOSPC (no free id slot), EINVAL (bad argument); SQLite failures carry EIO (EBUSY,
+ *   ENOSPC for a locked or full database) and SQLite's own message. */
 #include "daemon/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/names.h"
+#include "lib/wire.h"
+
+#define SBX_STORE_SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+#define OWNER_ANNOTATION "sbx.x-k8s.io/owner-uid"
+/* Longest part of a key quoted in an error message (input bytes). */
+#define QUOTE_MAX 64
+
+/* Migration i takes the schema from version i to i + 1. Constant SQL only. */
+static const char *const migrations[SBX_STORE_SCHEMA_VERSION] = {
+    "CREATE TABLE objects ("
+    "  kind TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  owner INTEGER NOT NULL,"
+    "  json TEXT NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, namespace, name, owner));"
+    "CREATE TABLE idslots ("
+    "  slot INTEGER PRIMARY KEY,"
+    "  holder TEXT NOT NULL UNIQUE);",
+};
+
+enum stmt_id {
+  ST_BEGIN,
+  ST_COMMIT,
+  ST_ROLLBACK,
+  ST_INSERT,
+  ST_UPDATE,
+  ST_GET,
+  ST_GET_ANY,
+  ST_DELETE,
+  ST_LIST,
+  ST_SLOT_OF,
+  ST_SLOT_FREE,
+  ST_SLOT_INSERT,
+  ST_SLOT_DELETE,
+  ST__COUNT
+};
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_INSERT] = "INSERT INTO objects (kind, namespace, name, owner, json, created, updated)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, " NOW ", " NOW ")",
+    [ST_UPDATE] = "UPDATE objects SET json = ?5, updated = " NOW
+                  " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
+    [ST_GET] = "SELECT json, owner FROM objects"
+               " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
+    [ST_GET_ANY] = "SELECT json, owner FROM objects"
+                   " WHERE kind = ?1 AND namespace = ?2 AND name = ?3"
+                   " ORDER BY owner LIMIT 1",
+    [ST_DELETE] = "DELETE FROM objects"
+                  " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
+    [ST_LIST] = "SELECT json, owner FROM objects"
+                " WHERE kind = ?1 AND (?2 IS NULL OR namespace = ?2)"
+                " AND (?3 IS NULL OR owner = ?3)"
+                " ORDER BY namespace, name, owner",
+    [ST_SLOT_OF] = "SELECT slot FROM idslots WHERE holder = ?1",
+    /* The lowest free slot is 0 or just above a taken one. */
+    [ST_SLOT_FREE] = "SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM idslots)"
+                     " WHERE s < ?1 AND s NOT IN (SELECT slot FROM idslots)"
+                     " ORDER BY s LIMIT 1",
+    [ST_SLOT_INSERT] = "INSERT INTO idslots (slot, holder) VALUES (?1, ?2)",
+    [ST_SLOT_DELETE] = "DELETE FROM idslots WHERE holder = ?1",
+};
+
+struct sbx_store {
+  sqlite3 *db;
+  pthread_mutex_t lock;
+  sqlite3_stmt *st[ST__COUNT];
+};
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+static int errnum_of(int rc) {
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED: return EBUSY;
+  case SQLITE_FULL: return ENOSPC;
+  case SQLITE_READONLY:
+  case SQLITE_PERM: return EACCES;
+  case SQLITE_NOMEM: return ENOMEM;
+  default: return EIO;
+  }
+}
+
+/* "store: <what>: <sqlite message>" with an errnum derived from the SQLite code. */
+static int db_fail(struct sbx_store *s, int rc, sbx_error_t *err, const char *what) {
+  const char *m = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  sbx_error_set(err, 0, "store: %s: %s", what, m);
+  if (err) err->errnum = errnum_of(rc);
+  return -1;
+}
+
+/* A message that is complete in itself, with errnum set but no strerror text. */
+static int plain_fail(sbx_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int plain_fail(sbx_error_t *err, int errnum, const char *fmt, ...) {
+  if (!err) return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  err->errnum = errnum;
+  return -1;
+}
+
+/* Printable form of an object key for messages: kind "ns/name" (uid N). */
+struct keytext {
+  char kind[QUOTE_MAX * 4 + 8], ns[QUOTE_MAX * 4 + 8], name[QUOTE_MAX * 4 + 8];
+};
+static void keytext(struct keytext *k, const char *kind, const char *ns, const char *name) {
+  sbx_escape_for_message(kind, QUOTE_MAX, k->kind, sizeof k->kind);
+  sbx_escape_for_message(ns, QUOTE_MAX, k->ns, sizeof k->ns);
+  sbx_escape_for_message(name, QUOTE_MAX, k->name, sizeof k->name);
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static sqlite3_stmt *stmt(struct sbx_store *s, enum stmt_id id) {
+  sqlite3_stmt *st = s->st[id];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+/* Run a statement that returns no rows. */
+static int run_simple(struct sbx_store *s, enum stmt_id id, sbx_error_t *err,
+                      const char *what) {
+  sqlite3_stmt *st = stmt(s, id);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, what);
+  return 0;
+}
+
+static void rollback(struct sbx_store *s) {
+  sqlite3_stmt *st = stmt(s, ST_ROLLBACK);
+  sqlite3_step(st);
+  sqlite3_reset(st);
+}
+
+static int bind_key(struct sbx_store *s, sqlite3_stmt *st, const char *kind, const char *ns,
+                    const char *name, sbx_error_t *err) {
+  int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+  if (rc != SQLITE_OK) return db_fail(s, rc, err, "bind");
+  return 0;
+}
+
+static int check_key(const char *kind, const char *ns, const char *name, sbx_error_t *err) {
+  if (!kind || !*kind || !ns || !*ns || !name || !*name)
+    return plain_fail(err, EINVAL, "store: an object key needs a kind, a namespace and a name");
+  return 0;
+}
+
+static int check_owner(uid_t owner, sbx_error_t *err) {
+  if (owner == SBX_OWNER_ANY)
+    return plain_fail(err, EINVAL, "store: writing an object needs its owner's uid");
+  return 0;
+}
+
+static void lock(struct sbx_store *s) { pthread_mutex_lock(&s->lock); }
+static void unlock(struct sbx_store *s) { pthread_mutex_unlock(&s->lock); }
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+/* Create the file 0600 (or tighten an existing one) before SQLite opens it. */
+static int prepare_file(const char *path, sbx_error_t *err) {
+  _cleanup_fd_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return sbx_error_sys(err, "store: open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) return sbx_error_sys(err, "store: stat %s", path);
+  if (!S_ISREG(st.st_mode))
+    return plain_fail(err, EINVAL, "store: %s is not a regular file", path);
+  if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+    return sbx_error_sys(err, "store: chmod 0600 %s", path);
+  return 0;
+}
+
+static int exec_sql(struct sbx_store *s, const char *sql, sbx_error_t *err, const char *what) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return db_fail(s, rc, err, what);
+  return 0;
+}
+
+static int set_wal(struct sbx_store *s, sbx_error_t *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+  if (rc != SQLITE_OK) return db_fail(s, rc, err, "journal_mode");
+  rc = sqlite3_step(st);
+  bool wal = rc == SQLITE_ROW &&
+             strcmp((const char *)sqlite3_column_text(st, 0) ?: "", "wal") == 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return db_fail(s, rc, err, "journal_mode");
+  if (!wal) return plain_fail(err, EIO, "store: the database refused WAL journal mode");
+  return 0;
+}
+
+/* Bring the schema to SBX_STORE_SCHEMA_VERSION, all steps in one transaction. */
+static int migrate(struct sbx_store *s, sbx_error_t *err) {
+  if (exec_sql(s, "BEGIN IMMEDIATE", err, "begin migration") < 0) return -1;
+  if (exec_sql(s,
+               "CREATE TABLE IF NOT EXISTS schema_version ("
+               "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+               "  version INTEGER NOT NULL)",
+               err, "create schema_version") < 0)
+    goto fail;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version WHERE id = 1", -1,
+                              &st, NULL);
+  if (rc != SQLITE_OK) {
+    db_fail(s, rc, err, "read schema version");
+    goto fail;
+  }
+  int64_t version = 0;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) version = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_fail(s, rc, err, "read schema version");
+    goto fail;
+  }
+  if (version > SBX_STORE_SCHEMA_VERSION || version < 0) {
+    plain_fail(err, EPROTO,
+               "store: the database has schema version %" PRId64 " but this sbxd knows only "
+               "up to %d: run a newer sbxd",
+               version, SBX_STORE_SCHEMA_VERSION);
+    goto fail;
+  }
+  for (int64_t v = version; v < SBX_STORE_SCHEMA_VERSION; v++)
+    if (exec_sql(s, migrations[v], err, "migrate schema") < 0) goto fail;
+  if (version < SBX_STORE_SCHEMA_VERSION) {
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT INTO schema_version (id, version) VALUES (1, ?1)"
+                            " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int(st, 1, SBX_STORE_SCHEMA_VERSION);
+      rc = sqlite3_step(st);
+      sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+      db_fail(s, rc, err, "write schema version");
+      goto fail;
+    }
+  }
+  if (exec_sql(s, "COMMIT", err, "commit migration") < 0) goto fail;
+  return 0;
+fail:
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return -1;
+}
+
+void sbx_store_close(struct sbx_store *s) {
+  if (!s) return;
+  for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(s->st[i]);
+  sqlite3_close_v2(s->db);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
+  *out = NULL;
+  if (!path || !*path) return plain_fail(err, EINVAL, "store: no database path given");
+  if (prepare_file(path, err) < 0) return -1;
+  struct sbx_store *s = calloc(1, sizeof *s);
+  if (!s) return sbx_error_set(err, ENOMEM, "store: open %s", path);
+  pthread_mutex_init(&s->lock, NULL);
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                               SQLITE_OPEN_NOFOLLOW,
+                           NULL);
+  if (rc != SQLITE_OK) goto db_error;
+  sqlite3_extended_result_codes(s->db, 1);
+  rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  if (rc != SQLITE_OK) goto db_error;
+  if (set_wal(s, err) < 0 ||
+      exec_sql(s, "PRAGMA foreign_keys = ON", err, "foreign_keys") < 0 ||
+      migrate(s, err) < 0)
+    goto fail;
+  for (int i = 0; i < ST__COUNT; i++) {
+    rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                            NULL);
+    if (rc != SQLITE_OK) goto db_error;
+  }
+  *out = s;
+  return 0;
+db_error:
+  db_fail(s, rc, err, "open database");
+fail:
+  sbx_error_prefix(err, "%s", path);
+  sbx_store_close(s);
+  return -1;
+}
+
+/* ---- objects --------------------------------------------------------------------- */
+
+static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, const char *ns,
+                        const char *name, uid_t owner, json_object *obj, sbx_error_t *err) {
+  if (check_key(kind, ns, name, err) < 0 || check_owner(owner, err) < 0) return -1;
+  if (!json_object_is_type(obj, json_type_object))
+    return plain_fail(err, EINVAL, "store: only JSON objects can be stored");
+  const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+  if (!text) return sbx_error_set(err, ENOMEM, "store: serialise object");
+  struct keytext k;
+  keytext(&k, kind, ns, name);
+
+  lock(s);
+  sqlite3_stmt *st = stmt(s, id);
+  int ret = bind_key(s, st, kind, ns, name, err);
+  if (ret == 0) {
+    int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (id == ST_INSERT && rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      ret = plain_fail(err, EEXIST, "%s \"%s/%s\" of uid %u already exists", k.kind, k.ns,
+                       k.name, (unsigned)owner);
+    else if (rc != SQLITE_DONE)
+      ret = db_fail(s, rc, err, id == ST_INSERT ? "insert object" : "update object");
+    else if (id == ST_UPDATE && sqlite3_changes(s->db) == 0)
+      ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
+                       (unsigned)owner);
+  }
+  sqlite3_reset(st);
+  unlock(s);
+  return ret;
+}
+
+int sbx_store_create(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, json_object *obj, sbx_error_t *err) {
+  return write_object(s, ST_INSERT, kind, ns, name, owner, obj, err);
+}
+
+int sbx_store_update(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, json_object *obj, sbx_error_t *err) {
+  return write_object(s, ST_UPDATE, kind, ns, name, owner, obj, err);
+}
+
+/* Parse a stored row's JSON text into a new object. */
+static int parse_row(sqlite3_stmt *st, json_object **out, sbx_error_t *err) {
+  const char *text = (const char *)sqlite3_column_text(st, 0);
+  enum json_tokener_error jerr = json_tokener_success;
+  json_object *o = text ? json_tokener_parse_verbose(text, &jerr) : NULL;
+  if (!o || !json_object_is_type(o, json_type_object)) {
+    json_object_put(o);
+    return plain_fail(err, EIO, "store: a stored object is not valid JSON (%s)",
+                      json_tokener_error_desc(jerr));
+  }
+  *out = o;
+  return 0;
+}
+
+int sbx_store_get(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                  uid_t owner, json_object **out, uid_t *found_owner, sbx_error_t *err) {
+  *out = NULL;
+  if (check_key(kind, ns, name, err) < 0) return -1;
+  struct keytext k;
+  keytext(&k, kind, ns, name);
+
+  lock(s);
+  sqlite3_stmt *st = stmt(s, owner == SBX_OWNER_ANY ? ST_GET_ANY : ST_GET);
+  int ret = bind_key(s, st, kind, ns, name, err);
+  if (ret == 0 && owner != SBX_OWNER_ANY) {
+    int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+    if (rc != SQLITE_OK) ret = db_fail(s, rc, err, "bind");
+  }
+  if (ret == 0) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      ret = parse_row(st, out, err);
+      if (ret == 0 && found_owner) *found_owner = (uid_t)sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+      if (owner == SBX_OWNER_ANY)
+        ret = plain_fail(err, ENOENT, "%s \"%s/%s\" not found", k.kind, k.ns, k.name);
+      else
+        ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns,
+                         k.name, (unsigned)owner);
+    } else {
+      ret = db_fail(s, rc, err, "get object");
+    }
+  }
+  sqlite3_reset(st);
+  unlock(s);
+  return ret;
+}
+
+int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, sbx_error_t *err) {
+  if (check_key(kind, ns, name, err) < 0 || check_owner(owner, err) < 0) return -1;
+  struct keytext k;
+  keytext(&k, kind, ns, name);
+
+  lock(s);
+  sqlite3_stmt *st = stmt(s, ST_DELETE);
+  int ret = bind_key(s, st, kind, ns, name, err);
+  if (ret == 0) {
+    int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+      ret = db_fail(s, rc, err, "delete object");
+    else if (sqlite3_changes(s->db) == 0)
+      ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
+                       (unsigned)owner);
+  }
+  sqlite3_reset(st);
+  unlock(s);
+  return ret;
+}
+
+/* Add metadata.annotations["sbx.x-k8s.io/owner-uid"] = "<uid>" to a parsed copy. */
+static int annotate_owner(json_object *o, uid_t owner, sbx_error_t *err) {
+  json_object *meta = NULL, *ann = NULL;
+  if (!json_object_object_get_ex(o, "metadata", &meta) ||
+      !json_object_is_type(meta, json_type_object)) {
+    meta = json_object_new_object();
+    if (!meta || json_object_object_add(o, "metadata", meta) < 0) goto nomem;
+  }
+  if (!json_object_object_get_ex(meta, "annotations", &ann) ||
+      !json_object_is_type(ann, json_type_object)) {
+    ann = json_object_new_object();
+    if (!ann || json_object_object_add(meta, "annotations", ann) < 0) goto nomem;
+  }
+  char buf[24];
+  snprintf(buf, sizeof buf, "%u", (unsigned)owner);
+  json_object *v = json_object_new_string(buf);
+  if (!v || json_object_object_add(ann, OWNER_ANNOTATION, v) < 0) goto nomem;
+  return 0;
+nomem:
+  return sbx_error_set(err, ENOMEM, "store: annotate object");
+}
+
+int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t owner,
+                   json_object **out, sbx_error_t *err) {
+  *out = NULL;
+  if (!kind || !*kind) return plain_fail(err, EINVAL, "store: listing needs a kind");
+  _cleanup_json_ json_object *arr = json_object_new_array();
+  if (!arr) return sbx_error_set(err, ENOMEM, "store: list");
+
+  lock(s);
+  sqlite3_stmt *st = stmt(s, ST_LIST);
+  int ret = 0;
+  int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && ns) rc = sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && owner != SBX_OWNER_ANY)
+    rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)owner);
+  if (rc != SQLITE_OK) ret = db_fail(s, rc, err, "bind");
+  while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_object *o = NULL;
+    ret = parse_row(st, &o, err);
+    if (ret == 0) ret = annotate_owner(o, (uid_t)sqlite3_column_int64(st, 1), err);
+    if (ret == 0 && json_object_array_add(arr, o) < 0)
+      ret = sbx_error_set(err, ENOMEM, "store: list");
+    else if (ret == 0)
+      o = NULL;
+    json_object_put(o);
+  }
+  if (ret == 0 && rc != SQLITE_DONE) ret = db_fail(s, rc, err, "list objects");
+  sqlite3_reset(st);
+  unlock(s);
+  if (ret == 0) *out = sbx_steal_ptr(&arr);
+  return ret;
+}
+
+/* ---- id slots -------------------------------------------------------------------- */
+
+/* Inside the transaction: the holder's slot, or a new lowest free one. */
+static int slot_alloc_locked(struct sbx_store *s, const char *holder, uint32_t nslots,
+                             uint32_t *slot, sbx_error_t *err) {
+  sqlite3_stmt *st = stmt(s, ST_SLOT_OF);
+  int rc = sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *slot = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "find id slot");
+
+  st = stmt(s, ST_SLOT_FREE);
+  rc = sqlite3_bind_int64(st, 1, nslots);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  int64_t free_slot = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE)
+    return plain_fail(err, ENOSPC,
+                      "store: all %" PRIu32 " host id ranges are in use: delete a sandbox "
+                      "or raise the number of ranges",
+                      nslots);
+  if (rc != SQLITE_ROW) return db_fail(s, rc, err, "find a free id slot");
+
+  st = stmt(s, ST_SLOT_INSERT);
+  rc = sqlite3_bind_int64(st, 1, free_slot);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "take id slot");
+  *slot = (uint32_t)free_slot;
+  return 0;
+}
+
+int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nslots,
+                           uint32_t *slot, sbx_error_t *err) {
+  if (!holder || !*holder) return plain_fail(err, EINVAL, "store: an id slot needs a holder");
+  lock(s);
+  int ret = run_simple(s, ST_BEGIN, err, "begin");
+  if (ret == 0) {
+    ret = slot_alloc_locked(s, holder, nslots, slot, err);
+    if (ret == 0)
+      ret = run_simple(s, ST_COMMIT, err, "commit id slot");
+    if (ret < 0) rollback(s);
+  }
+  unlock(s);
+  return ret;
+}
+
+int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_t *err) {
+  if (!holder || !*holder) return plain_fail(err, EINVAL, "store: an id slot needs a holder");
+  char h[QUOTE_MAX * 4 + 8];
+  sbx_escape_for_message(holder, QUOTE_MAX, h, sizeof h);
+  lock(s);
+  sqlite3_stmt *st = stmt(s, ST_SLOT_DELETE);
+  int ret = 0;
+  int rc = sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE)
+    ret = db_fail(s, rc, err, "release id slot");
+  else if (sqlite3_changes(s->db) == 0)
+    ret = plain_fail(err, ENOENT, "store: \"%s\" holds no id slot", h);
+  sqlite3_reset(st);
+  unlock(s);
+  return ret;
+}
