@@ -83,6 +83,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
+  /* TCP socket options do not apply to unix sockets; libmicrohttpd tries them anyway */
+  if (strstr(fmt, "TCP_NODELAY") || strstr(fmt, "TCP_CORK") || strstr(fmt, "push the data")) return;
   fputs("sbxd: http: ", stderr);
   vfprintf(stderr, fmt, ap);
 }
@@ -91,9 +93,9 @@ int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_NO_LISTEN_SOCKET |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG;
   struct MHD_Daemon *m = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d,
+                                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, d,
-                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
   if (!m) return sbx_error_set(err, EIO, "cannot start the HTTP server");
   d->mhd = m;
   return 0;
@@ -145,7 +147,9 @@ static void *dispatch(void *arg) {
       serve_stream(c->d, c->fd);
     } else {
       struct sockaddr_un sa = {.sun_family = AF_UNIX};
-      if (MHD_add_connection(c->d->mhd, c->fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == MHD_YES) {
+      socklen_t len = sizeof sa;
+      getsockname(c->fd, (struct sockaddr *)&sa, &len);
+      if (MHD_add_connection(c->d->mhd, c->fd, (struct sockaddr *)&sa, len) == MHD_YES) {
         free(c);
         return NULL; /* libmicrohttpd owns the fd now */
       }

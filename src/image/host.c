@@ -80,6 +80,13 @@ int sbx_image_host_prepare(const char *dir, sbx_error_t *err) {
   snprintf(tmp, sizeof tmp, "%s/rootfs.new", dir);
   struct stat st;
   if (stat(final, &st) == 0) return 0;
+  char parent[PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", dir);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) {
+    *slash = '\0';
+    if (mkdir(parent, 0711) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", parent);
+  }
   if (mkdir(dir, 0711) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", dir);
   sbx_remove_tree(tmp);
   if (mkdir(tmp, 0755) < 0) return sbx_error_sys(err, "create %s", tmp);
