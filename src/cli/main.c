@@ -1,2 +1,176 @@
-/* main.c: placeholder until the implementation lands. */
-int main(void) { return 1; }
+/* main.c: `sbx`, the command-line client of sbxd.
+ *
+ * A dispatch table in git's builtin/ style: each verb is one entry (name, function, summary,
+ * usage) and lives in its own cmd_<verb>.c. main() only picks the entry; flags are the
+ * verb's business, so `sbx run -- prog --help` reaches prog. Verbs, flags and messages
+ * follow kubectl wherever kubectl has the verb. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const sbx_cmd_t commands[] = {
+    {"run", sbx_cmd_run, "Run one command in a fresh sandbox, stdio attached",
+     "Usage: sbx run [OPTIONS] [--] CMD [ARG...]\n"
+     "\n"
+     "Run CMD in a fresh sandbox with its stdin, stdout and stderr attached; sbx exits with\n"
+     "the command's exit status (128+N when killed by signal N, 125 when sbx itself fails,\n"
+     "126/127 when the command cannot be run / is not found).\n"
+     "Options stop at `--` or at the first word that is not an option.\n"
+     "\n"
+     "Options:\n"
+     "      --rm                 remove the sandbox when the command ends, even if it is named\n"
+     "      --name NAME          name the sandbox (it then stays listed after sbx detaches)\n"
+     "      --image REF          `host` (default: the host's file system, read-only) or\n"
+     "                           `rootfs:DIR` (a root file system in directory DIR)\n"
+     "      --cpus Q             CPU limit, a quantity: 1, 1.5, 500m\n"
+     "      --memory Q           memory limit, a quantity: 512Mi, 2Gi\n"
+     "      --pids N             at most N processes\n"
+     "      --network MODE       none (default): loopback only; private: own network\n"
+     "  -v, --volume SRC:DST[:ro|:rw]\n"
+     "                           mount the file or directory SRC at DST (read-write by default)\n"
+     "  -e, --env K=V | K        set an environment variable (K alone: take its value from\n"
+     "                           this environment)\n"
+     "  -w, --workdir DIR        working directory of the command (absolute)\n"
+     "  -u, --user UID[:GID]     run as this user and group inside the sandbox\n"
+     "  -i, --interactive        pass stdin to the command\n"
+     "  -t, --tty                give the command a terminal\n"
+     "  -n, --namespace NS       namespace of the sandbox (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Examples:\n"
+     "  sbx run --rm -- python3 -c 'print(1)'\n"
+     "  sbx run -it --memory 2Gi -v $PWD:/work -w /work -- bash\n"},
+    {"get", sbx_cmd_get, "Display one or many sandboxes",
+     "Usage: sbx get [KIND [NAME...] | KIND/NAME...] [OPTIONS]\n"
+     "\n"
+     "List objects (sandboxes by default), or show the named ones.\n"
+     "KIND: sandbox, sandboxes, sbx, sandbox.agents.x-k8s.io (also as KIND/NAME).\n"
+     "\n"
+     "Options:\n"
+     "  -o, --output FORMAT      wide, name, json or yaml\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -A, --all-namespaces     list across namespaces (adds NAMESPACE and OWNER)\n"
+     "      --all-users          with -A: everyone's objects (root only)\n"
+     "  -h, --help               show this help\n"},
+    {"ps", sbx_cmd_ps, "List sandboxes (short for `sbx get sandboxes`)",
+     "Usage: sbx ps [NAME...] [OPTIONS]\n"
+     "\n"
+     "Same as `sbx get sandboxes`, with the same options:\n"
+     "  -o, --output FORMAT      wide, name, json or yaml\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -A, --all-namespaces     list across namespaces (adds NAMESPACE and OWNER)\n"
+     "      --all-users          with -A: everyone's objects (root only)\n"},
+    {"delete", sbx_cmd_delete, "Delete sandboxes by name",
+     "Usage: sbx delete KIND NAME... | KIND/NAME... [OPTIONS]\n"
+     "\n"
+     "Stop the named sandboxes (SIGTERM, then SIGKILL after the grace period) and remove\n"
+     "them. Persistent volumes are kept.\n"
+     "\n"
+     "Options:\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"},
+    {"version", sbx_cmd_version, "Print the client and server versions",
+     "Usage: sbx version [--client] [-o json|yaml]\n"
+     "\n"
+     "Options:\n"
+     "      --client             the client's version only (no daemon needed)\n"
+     "  -o, --output FORMAT      json or yaml\n"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const sbx_cmd_t *find_command(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(commands[i].name, name) == 0) return &commands[i];
+  return NULL;
+}
+
+static void usage(FILE *out) {
+  fputs("sbx: isolated workspaces on this machine, driven like kubectl.\n"
+        "\n"
+        "Usage: sbx COMMAND [ARGS...]\n"
+        "\n"
+        "Commands:\n",
+        out);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("  help       Show help for a command\n"
+        "\n"
+        "The daemon is reached at $SBX_SOCKET, else " "/run/sbx/sbx.sock" ".\n"
+        "Run 'sbx help COMMAND' or 'sbx COMMAND --help' for a command's options.\n",
+        out);
+}
+
+void sbx_cmd_usage(const sbx_cmd_t *cmd) { fputs(cmd->usage, stdout); }
+
+void sbx_cmd_usage_error(const sbx_cmd_t *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "sbx %s: ", cmd->name);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see 'sbx %s --help')\n", cmd->name);
+  va_end(ap);
+}
+
+void sbx_cmd_flag_error(const sbx_cmd_t *cmd, int opt, char **argv) {
+  const char *word = optind > 0 ? argv[optind - 1] : "";
+  bool long_form = strncmp(word, "--", 2) == 0;
+  if (opt == ':')
+    sbx_cmd_usage_error(cmd, "flag needs a value: %s", word);
+  else if (long_form && strchr(word, '='))
+    sbx_cmd_usage_error(cmd, "unknown flag, or a flag that takes no value: %s", word);
+  else if (long_form || optopt <= 0 || optopt >= 0x80)
+    sbx_cmd_usage_error(cmd, "unknown flag: %s", word);
+  else
+    sbx_cmd_usage_error(cmd, "unknown flag: -%c", optopt);
+}
+
+static int help(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stdout);
+    return 0;
+  }
+  const sbx_cmd_t *cmd = find_command(argv[1]);
+  if (!cmd) {
+    fprintf(stderr, "sbx: no help for unknown command \"%s\" (see 'sbx --help')\n", argv[1]);
+    return SBX_EXIT_FAILURE;
+  }
+  sbx_cmd_usage(cmd);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stdout);
+    return 0;
+  }
+  const char *verb = argv[1];
+  if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(verb, "help") == 0) return help(argc - 1, argv + 1);
+  if (strcmp(verb, "--version") == 0) verb = "version";
+
+  const sbx_cmd_t *cmd = find_command(verb);
+  if (!cmd) {
+    if (verb[0] == '-')
+      fprintf(stderr, "sbx: unknown flag \"%s\": flags go after the command (see 'sbx --help')\n",
+              verb);
+    else
+      fprintf(stderr, "sbx: unknown command \"%s\" (see 'sbx --help' for the list)\n", verb);
+    return SBX_EXIT_FAILURE;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "sbx: cannot initialise libcurl\n");
+    return SBX_EXIT_FAILURE;
+  }
+  int rc = cmd->fn(argc - 1, argv + 1, cmd);
+  curl_global_cleanup();
+  return rc;
+}

@@ -1,0 +1,32 @@
+/* api.h: talking to sbxd: its socket, and REST calls over it.
+ *
+ * HTTP is libcurl's (CURLOPT_UNIX_SOCKET_PATH, URLs of the form http://localhost/PATH);
+ * bodies are JSON. A call ends in one of three ways the verbs treat differently: success
+ * (2xx, parsed body), an error answered by the server (a `Status`, printed the way kubectl
+ * prints it; a verb working through several names goes on with the next), or no answer at
+ * all (the daemon is not there; no point trying the next name). */
+#ifndef SBX_CLI_API_H
+#define SBX_CLI_API_H
+
+#include <json-c/json.h>
+
+#include "lib/error.h"
+
+#define SBX_DEFAULT_SOCKET "/run/sbx/sbx.sock"
+
+/* Returned by sbx_api_call when the server answered with an error. */
+#define SBX_API_SERVER_ERROR (-2)
+
+/* $SBX_SOCKET, else /run/sbx/sbx.sock. */
+const char *sbx_socket_path(void);
+
+/* Fill err with the one line saying the daemon cannot be reached, with a hint. Returns -1. */
+int sbx_api_unreachable(sbx_error_t *err, const char *socket_path, int errnum);
+
+/* One request. body may be NULL. On 2xx returns 0 and *out is the parsed response (NULL if
+ * it was empty). Returns SBX_API_SERVER_ERROR with err holding kubectl's
+ * "Error from server (Reason): message", or -1 when there was no usable answer. */
+int sbx_api_call(const char *method, const char *path, json_object *body, json_object **out,
+                 sbx_error_t *err);
+
+#endif

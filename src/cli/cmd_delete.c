@@ -1,0 +1,79 @@
+/* cmd_delete.c: `sbx delete KIND NAME... | KIND/NAME...`, as kubectl delete.
+ *
+ * One DELETE per name, in the order given; the daemon stops the sandbox (SIGTERM, then
+ * SIGKILL after its grace period) before answering. A name the server refuses is reported
+ * and the others are still deleted; the exit status says whether all went well. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/api.h"
+#include "cli/cli.h"
+#include "cli/kinds.h"
+#include "lib/cleanup.h"
+#include "lib/wire.h"
+
+static const struct option long_opts[] = {
+    {"namespace", required_argument, NULL, 'n'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int sbx_cmd_delete(int argc, char **argv, const sbx_cmd_t *self) {
+  const char *ns = "default";
+  _cleanup_free_ char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  if (!pos) return SBX_EXIT_FAILURE;
+  size_t npos = 0;
+  optind = 0;
+  opterr = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "-:n:h", long_opts, NULL)) != -1) {
+    switch (opt) {
+    case 1: pos[npos++] = optarg; break;
+    case 'n': ns = optarg; break;
+    case 'h': sbx_cmd_usage(self); return 0;
+    default: sbx_cmd_flag_error(self, opt, argv); return SBX_EXIT_FAILURE;
+    }
+  }
+  while (optind < argc) pos[npos++] = argv[optind++];
+
+  sbx_error_t err = {0};
+  const sbx_kind_t *kind;
+  _cleanup_free_ sbx_ref_t *refs = NULL;
+  size_t nrefs;
+  if (sbx_resource_args(pos, npos, &kind, &refs, &nrefs, &err) < 0) {
+    sbx_cmd_usage_error(self, "%s", err.msg);
+    return SBX_EXIT_FAILURE;
+  }
+  if (nrefs == 0) {
+    sbx_cmd_usage_error(self, kind ? "give the name of what to delete: sbx delete %s NAME"
+                                   : "give what to delete: sbx delete %s NAME or KIND/NAME",
+                        kind ? kind->singular : "KIND");
+    return SBX_EXIT_FAILURE;
+  }
+
+  int rc = 0;
+  for (size_t i = 0; i < nrefs; i++) {
+    char path[1024], what[128];
+    _cleanup_json_ json_object *answer = NULL;
+    if (sbx_kind_path(refs[i].kind, ns, refs[i].name, path, sizeof path, &err) < 0) {
+      fprintf(stderr, "sbx delete: %s\n", err.msg);
+      rc = SBX_EXIT_FAILURE;
+      continue;
+    }
+    int r = sbx_api_call("DELETE", path, NULL, &answer, &err);
+    if (r == SBX_API_SERVER_ERROR) {
+      fprintf(stderr, "%s\n", err.msg);
+      rc = SBX_EXIT_FAILURE;
+      continue;
+    }
+    if (r < 0) {
+      fprintf(stderr, "sbx: %s\n", err.msg);
+      return SBX_EXIT_FAILURE;
+    }
+    printf("%s \"%s\" deleted\n", sbx_kind_display(refs[i].kind, what, sizeof what),
+           refs[i].name);
+    fflush(stdout);
+  }
+  return rc;
+}
