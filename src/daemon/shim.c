@@ -287,7 +287,8 @@ int main(void) {
   s.sb.pid = -1;
   sbx_error_t err = {0};
   signal(SIGPIPE, SIG_IGN);
-  if (fcntl(CLIENT_FD, F_GETFD) < 0) s.client = -1;
+  struct stat cst;
+  if (fstat(CLIENT_FD, &cst) < 0 || !S_ISSOCK(cst.st_mode)) s.client = -1; /* no client: /dev/null */
 
   s.spec = read_spec(&err);
   if (!s.spec) {

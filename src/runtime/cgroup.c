@@ -83,6 +83,15 @@ bool cg_deadline_passed(const struct timespec *deadline) {
          (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
+/* Sleep *us microseconds, then double it up to 10 ms: the kernel usually finishes tearing a
+ * task down within a fraction of a millisecond, so the first waits are short. */
+void cg_backoff(long *us) {
+  struct timespec ts = {.tv_sec = 0, .tv_nsec = *us * 1000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+  }
+  *us = *us * 2 > 10000 ? 10000 : *us * 2;
+}
+
 void cg_sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
@@ -544,11 +553,12 @@ static int remove_dir(struct sbx_cgroup *cg, struct cg_dir *d, const struct time
   if (d->parent_fd < 0) return 0;
   if (test_hooks && test_hooks->before_rmdir)
     test_hooks->before_rmdir(d->parent_fd, cg->name, test_hooks->data);
+  long wait_us = 100;
   for (;;) {
     if (unlinkat(d->parent_fd, cg->name, AT_REMOVEDIR) == 0 || errno == ENOENT) break;
     if (errno != EBUSY || cg_deadline_passed(deadline))
       return sbx_error_sys(err, "rmdir %s", d->path);
-    cg_sleep_ms(10);
+    cg_backoff(&wait_us);
   }
   if (d->fd >= 0) close(d->fd);
   d->fd = -1;
@@ -707,6 +717,7 @@ int sbx_cgroup_kill_all(struct sbx_cgroup *cg, sbx_error_t *err) {
 int sbx_cgroup_destroy(struct sbx_cgroup *cg, sbx_error_t *err) {
   struct timespec deadline;
   cg_deadline_in(&deadline, CG_EMPTY_TIMEOUT_MS);
+  long wait_us = 100;
   for (;;) {
     int r = cg->be->is_empty(cg, err);
     if (r < 0) goto fail;
@@ -715,7 +726,7 @@ int sbx_cgroup_destroy(struct sbx_cgroup *cg, sbx_error_t *err) {
       sbx_error_set(err, EBUSY, "processes are still running in it; kill them first");
       goto fail;
     }
-    cg_sleep_ms(10);
+    cg_backoff(&wait_us);
   }
   cg_deadline_in(&deadline, CG_RMDIR_TIMEOUT_MS);
   for (size_t i = 0; i < cg->ndirs; i++)

@@ -129,6 +129,7 @@ int cg_kill_pids(const pid_t *pids, size_t n, sbx_error_t *err);
 void cg_deadline_in(struct timespec *deadline, long ms);
 bool cg_deadline_passed(const struct timespec *deadline);
 void cg_sleep_ms(long ms);
+void cg_backoff(long *us);
 
 /* ---- test seam ----
  *

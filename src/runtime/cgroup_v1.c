@@ -121,6 +121,7 @@ static int v1_kill_all(struct sbx_cgroup *cg, const struct timespec *deadline,
                        sbx_error_t *err) {
   struct cg_dir *fz = cg_dir_for(cg, CG_FREEZER);
   if (fz && fz->fd < 0) fz = NULL; /* destroyed already */
+  long wait_us = 100;
   for (;;) {
     _cleanup_free_ pid_t *pids = NULL;
     size_t n;
@@ -142,7 +143,7 @@ static int v1_kill_all(struct sbx_cgroup *cg, const struct timespec *deadline,
     if (cg_deadline_passed(deadline))
       return sbx_error_set(err, ETIMEDOUT, "%zu process(es) still in the cgroup after SIGKILL",
                            n);
-    cg_sleep_ms(5);
+    cg_backoff(&wait_us);
   }
 }
 
