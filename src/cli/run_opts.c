@@ -327,7 +327,8 @@ out:
 int sbx_run_open_paths(const sbx_run_opts_t *o, int *fds, sbx_error_t *err) {
   for (size_t i = 0; i < o->npaths; i++) {
     const sbx_run_path_t *p = &o->paths[i];
-    fds[i] = open(p->path, O_PATH | O_CLOEXEC | (p->directory ? O_DIRECTORY : 0));
+    /* for reading, not O_PATH: the daemon takes the descriptor as proof the caller may read it */
+    fds[i] = open(p->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (p->directory ? O_DIRECTORY : 0));
     if (fds[i] < 0) {
       int e = errno;
       sbx_wire_close_fds(fds, i);

@@ -3,7 +3,7 @@
  * Parsing is separate from doing, so every flag and every error is unit-tested without a
  * daemon: sbx_run_parse() builds the request JSON (docs/protocol.md, "run") and the list
  * of paths whose descriptors must travel with it; sbx_run_open_paths() then opens each one
- * with the caller's own rights (O_PATH), in the order the request's fd indexes refer to.
+ * with the caller's own rights (for reading), in the order the request's fd indexes refer to.
  * Options stop at `--` or at the first word that is not an option, so the command's own
  * flags are never taken for sbx's. */
 #ifndef SBX_CLI_RUN_OPTS_H
@@ -17,7 +17,7 @@
 #include "lib/wire.h"
 
 typedef struct sbx_run_path {
-  char *path;      /* to open with O_PATH */
+  char *path;      /* to open for reading */
   bool directory;  /* must be a directory (O_DIRECTORY) */
   char *flag;      /* "--image rootfs:DIR" or "-v SRC:DST": for error messages */
 } sbx_run_path_t;

@@ -111,6 +111,15 @@ static int parse_user(const char *s, uint32_t *uid, uint32_t *gid, sbx_error_t *
   return 0;
 }
 
+/* A path the client sends must have been opened for reading (not O_PATH, which needs no
+ * permission on the path itself): that proves the caller could read it anyway. */
+static int check_opened_for_reading(int fd, const char *what, sbx_error_t *err) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+    return sbx_error_set(err, EACCES, "%s: the source must be opened for reading by the caller", what);
+  return 0;
+}
+
 static int fd_at(const int *fds, size_t nfds, json_object *o, const char *key, int *out, sbx_error_t *err) {
   long long i = sbx_json_int(o, key, -1);
   if (i < 0 || (size_t)i >= nfds) return sbx_error_set(err, EINVAL, "request names descriptor %lld, which was not sent", i);
@@ -140,6 +149,7 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   } else if (strcmp(image, "rootfs") == 0) {
     struct stat st;
     if (fd_at(fds, nfds, q, "imageFd", &r->image_fd, err) < 0) return -1;
+    if (check_opened_for_reading(r->image_fd, "--image rootfs:DIR", err) < 0) return -1;
     if (fstat(r->image_fd, &st) < 0 || !S_ISDIR(st.st_mode))
       return sbx_error_set(err, ENOTDIR, "--image rootfs:DIR: DIR must be a directory");
   } else {
@@ -175,6 +185,7 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
       if (strcmp(dst, "/") == 0 || under(dst, "/proc") || under(dst, "/sys") || under(dst, "/dev"))
         return sbx_error_set(err, EINVAL, "-v %s: cannot mount over /, /proc, /sys or /dev", dst);
       if (fd_at(fds, nfds, m, "fd", &fd, err) < 0) return -1;
+      if (check_opened_for_reading(fd, "-v", err) < 0) return -1;
       if (fstat(fd, &st) < 0) return sbx_error_sys(err, "-v %s", dst);
       if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
         return sbx_error_set(err, EINVAL, "-v %s: the source must be a directory or a regular file", dst);
@@ -332,7 +343,11 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object *x = internal(obj);
   json_object_object_add(x, "id", json_object_new_string(id));
   json_object_object_add(x, "stateDir", json_object_new_string(state_dir));
-  json_object_object_add(x, "removeOnExit", json_object_new_boolean(r.rm));
+  /* An unnamed run is removed when it ends, like --rm: nobody knows its generated name.
+   * A named one without --rm stays listed with how it ended. */
+  bool named = sbx_json_str(req, "name") && *sbx_json_str(req, "name");
+  bool remove = r.rm || !named;
+  json_object_object_add(x, "removeOnExit", json_object_new_boolean(remove));
   if (sbx_store_create(d->store, "Sandbox", r.ns, r.name, who->uid, obj, &err) < 0) {
     if (err.errnum == EEXIST) {
       char msg[256];
@@ -404,8 +419,8 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(spec, "gid", json_object_new_int64(r.gid));
   json_object_object_add(spec, "tty", json_object_new_boolean(r.tty));
   json_object_object_add(spec, "stdin", json_object_new_boolean(r.in));
-  json_object_object_add(spec, "removeOnExit", json_object_new_boolean(r.rm));
-  json_object_object_add(spec, "keepOnDisconnect", json_object_new_boolean(!r.rm && sbx_json_str(req, "name")));
+  json_object_object_add(spec, "removeOnExit", json_object_new_boolean(remove));
+  json_object_object_add(spec, "keepOnDisconnect", json_object_new_boolean(!remove));
   json_object_object_add(spec, "cgroupParent", json_object_new_string("sbx"));
   json_object_object_add(spec, "cpuLimitMillis", json_object_new_int64(r.cpu_millis));
   json_object_object_add(spec, "memoryLimitBytes", json_object_new_int64(r.mem_bytes));

@@ -430,13 +430,15 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
 
 /* ---- parent side ------------------------------------------------------------------- */
 
-static int open_state_dir(int state, const char *name, uid_t owner, sbx_error_t *err) {
+/* A directory of the sandbox's state (the state directory itself is root-only, so these
+ * modes matter only inside: the upper layer's root is the sandbox's "/"). */
+static int open_state_dir(int state, const char *name, uid_t owner, mode_t mode, sbx_error_t *err) {
   if (mkdirat(state, name, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", name);
-  int fd = openat(state, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = openat(state, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return sbx_error_sys(err, "open %s", name);
-  if (owner != (uid_t)-1 && fchownat(fd, "", owner, owner, AT_EMPTY_PATH) < 0) {
+  if ((owner != (uid_t)-1 && fchown(fd, owner, owner) < 0) || fchmod(fd, mode) < 0) {
     close(fd);
-    return sbx_error_sys(err, "chown %s", name);
+    return sbx_error_sys(err, "set up %s", name);
   }
   return fd;
 }
@@ -458,10 +460,13 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
 
   uid_t hroot = c->host_id_base;
   struct child_fds f = {-1, -1, -1, -1, -1, -1};
-  _cleanup_fd_ int upper = open_state_dir(c->state_dirfd, "upper", hroot, err);
-  _cleanup_fd_ int work = upper < 0 ? -1 : open_state_dir(c->state_dirfd, "work", hroot, err);
-  _cleanup_fd_ int lowerdir = work < 0 ? -1 : open_state_dir(c->state_dirfd, "lower", (uid_t)-1, err);
-  _cleanup_fd_ int rootdir = lowerdir < 0 ? -1 : open_state_dir(c->state_dirfd, "rootfs", (uid_t)-1, err);
+  struct stat ist;
+  if (fstat(c->image_fd, &ist) < 0) return sbx_error_sys(err, "image");
+  /* the overlay's root takes its mode from the upper layer's root: give it the image's */
+  _cleanup_fd_ int upper = open_state_dir(c->state_dirfd, "upper", hroot, ist.st_mode & 07777, err);
+  _cleanup_fd_ int work = upper < 0 ? -1 : open_state_dir(c->state_dirfd, "work", hroot, 0700, err);
+  _cleanup_fd_ int lowerdir = work < 0 ? -1 : open_state_dir(c->state_dirfd, "lower", (uid_t)-1, 0700, err);
+  _cleanup_fd_ int rootdir = lowerdir < 0 ? -1 : open_state_dir(c->state_dirfd, "rootfs", (uid_t)-1, 0700, err);
   if (rootdir < 0) return sbx_error_prefix(err, "state directory");
 
   int sp[2], st[2];
