@@ -262,6 +262,11 @@ def daemon():
     d = Daemon(build, tmp)
     try:
         d.start()
+    except BaseException:
+        d.stop()
+        d.remove_tmp()
+        raise
+    try:
         yield d
     finally:
         problems = d.stop()
