@@ -83,7 +83,7 @@ pytest_run() {
 }
 
 vm_test() {
-  SBX_BUILD="$repo/build" timeout -k 30 1800 bash tests/vm/run-cgroupv2.sh
+  timeout -k 30 1800 bash tests/vm/run-cgroupv2.sh "$repo/build"
 }
 
 step deps scripts/install-deps.sh

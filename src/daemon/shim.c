@@ -281,27 +281,35 @@ static int finish(struct shim *s) {
   return 0;
 }
 
+static int serve(struct shim *s);
+
 int main(void) {
   struct shim s = {0};
-  s.client = CLIENT_FD;
-  s.sb.pid = -1;
+  int rc = serve(&s);
+  json_object_put(s.spec);
+  return rc;
+}
+
+static int serve(struct shim *s) {
+  s->client = CLIENT_FD;
+  s->sb.pid = -1;
   sbx_error_t err = {0};
   signal(SIGPIPE, SIG_IGN);
   struct stat cst;
-  if (fstat(CLIENT_FD, &cst) < 0 || !S_ISSOCK(cst.st_mode)) s.client = -1; /* no client: /dev/null */
+  if (fstat(CLIENT_FD, &cst) < 0 || !S_ISSOCK(cst.st_mode)) s->client = -1; /* no client: /dev/null */
 
-  s.spec = read_spec(&err);
-  if (!s.spec) {
-    logmsg(&s, "%s", err.msg);
+  s->spec = read_spec(&err);
+  if (!s->spec) {
+    logmsg(s, "%s", err.msg);
     return 1;
   }
-  s.id = sbx_json_str(s.spec, "id");
-  s.state_dir = sbx_json_str(s.spec, "stateDir");
-  s.keep = sbx_json_bool(s.spec, "keepOnDisconnect", 0);
-  s.remove = sbx_json_bool(s.spec, "removeOnExit", 0);
-  int grace = (int)sbx_json_int(s.spec, "gracePeriodSeconds", 10);
-  if (!s.id || !s.state_dir) {
-    logmsg(&s, "spec lacks id or stateDir");
+  s->id = sbx_json_str(s->spec, "id");
+  s->state_dir = sbx_json_str(s->spec, "stateDir");
+  s->keep = sbx_json_bool(s->spec, "keepOnDisconnect", 0);
+  s->remove = sbx_json_bool(s->spec, "removeOnExit", 0);
+  int grace = (int)sbx_json_int(s->spec, "gracePeriodSeconds", 10);
+  if (!s->id || !s->state_dir) {
+    logmsg(s, "spec lacks id or stateDir");
     return 1;
   }
 
@@ -313,21 +321,21 @@ int main(void) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   _cleanup_fd_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
-  if (start(&s, &err) < 0) {
-    logmsg(&s, "start: %s", err.msg);
-    client_error(&s, err.msg);
+  if (start(s, &err) < 0) {
+    logmsg(s, "start: %s", err.msg);
+    client_error(s, err.msg);
     _cleanup_json_ json_object *st = json_object_new_object();
     json_object_object_add(st, "phase", json_object_new_string("Failed"));
     json_object_object_add(st, "reason", json_object_new_string("StartError"));
     json_object_object_add(st, "message", json_object_new_string(err.msg));
-    if (s.remove) sbx_remove_tree(s.state_dir);
-    else write_status(&s, st);
+    if (s->remove) sbx_remove_tree(s->state_dir);
+    else write_status(s, st);
     return 1;
   }
 
   int64_t kill_at = -1; /* monotonic ms at which a graceful stop turns into SIGKILL */
   for (;;) {
-    struct pollfd p[3] = {{s.sb.pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {s.client, POLLIN, 0}};
+    struct pollfd p[3] = {{s->sb.pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {s->client, POLLIN, 0}};
     int timeout = -1;
     if (kill_at >= 0) {
       struct timespec ts;
@@ -335,38 +343,38 @@ int main(void) {
       int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
       timeout = kill_at > now ? (int)(kill_at - now) : 0;
     }
-    int n = poll(p, s.client >= 0 ? 3 : 2, timeout);
+    int n = poll(p, s->client >= 0 ? 3 : 2, timeout);
     if (n < 0 && errno != EINTR) break;
     if (n == 0 && kill_at >= 0) {
-      kill_sandbox(&s, SIGKILL);
+      kill_sandbox(s, SIGKILL);
       kill_at = -1;
       continue;
     }
-    if (p[0].revents) return finish(&s);
+    if (p[0].revents) return finish(s);
     if (p[1].revents) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si && kill_at < 0) {
-        kill_sandbox(&s, SIGTERM);
+        kill_sandbox(s, SIGTERM);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         kill_at = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)grace * 1000;
       }
     }
-    if (s.client >= 0 && p[2].revents) {
+    if (s->client >= 0 && p[2].revents) {
       json_object *msg = NULL;
       int fds[1];
       size_t nfds = 0;
-      int r = sbx_wire_recv(s.client, &msg, fds, &nfds, 0, &err);
+      int r = sbx_wire_recv(s->client, &msg, fds, &nfds, 0, &err);
       if (r <= 0) {
-        close(s.client);
-        s.client = -1;
-        if (!s.keep) kill_sandbox(&s, SIGKILL);
+        close(s->client);
+        s->client = -1;
+        if (!s->keep) kill_sandbox(s, SIGKILL);
         continue;
       }
       const char *type = sbx_json_str(msg, "type");
       if (type && strcmp(type, "signal") == 0) {
         int sig = (int)sbx_json_int(msg, "signal", 0);
-        if (sig > 0 && sig < 65) kill_sandbox(&s, sig);
+        if (sig > 0 && sig < 65) kill_sandbox(s, sig);
       }
       json_object_put(msg);
     }
