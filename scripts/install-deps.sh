@@ -44,14 +44,14 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
+apt_opts=(-y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
           -o Dpkg::Use-Pty=0 --no-install-recommends)
 echo "install-deps.sh: installing ${missing[*]}"
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-  apt-get update -q
+  apt-get update -qq
 fi
 if ! apt-get install "${apt_opts[@]}" "${missing[@]}"; then
   echo "install-deps.sh: install failed, refreshing the package lists and retrying" >&2
-  apt-get update -q
+  apt-get update -qq
   apt-get install "${apt_opts[@]}" "${missing[@]}"
 fi

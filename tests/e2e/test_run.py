@@ -261,7 +261,6 @@ def pty_run(daemon, *args, user=None, **kw):
     return run_in_pty(daemon.argv(args, daemon._user(user)), daemon.env(daemon._user(user)), **kw)
 
 
-@pytest.mark.smoke
 def test_tty_gives_a_pty(daemon):
     status, out = pty_run(daemon, "run", "--rm", "-t", "--", "/usr/bin/tty")
     assert status == 0, out
@@ -335,6 +334,7 @@ def test_client_killed_stops_unnamed_sandbox(sbx, sbx_popen):
         "the sandboxed program survived its client's death"
     assert wait_until(lambda: not (sandbox_names(sbx) & new), 10), \
         f"{new} still listed after its client died"
+    assert not any(listed(sbx, n) for n in new), f"{new} still in `sbx ps`"
 
 
 def test_client_killed_keeps_named_sandbox(sbx, sbx_popen):
@@ -358,7 +358,6 @@ def test_client_killed_keeps_named_sandbox(sbx, sbx_popen):
 
 # --- users -------------------------------------------------------------------------------
 
-@pytest.mark.smoke
 def test_non_root_user_can_run(sbx, users):
     r = sbx("run", "--rm", "--", "/usr/bin/id", "-u", user=users["alice"])
     assert r.returncode == 0, explain(r)
@@ -462,7 +461,6 @@ def test_bad_resource_values_are_refused(sbx, flag, value):
 
 # --- the host image ----------------------------------------------------------------------
 
-@pytest.mark.smoke
 def test_host_image(sbx):
     code = r"""
 import glob, json, os, sys, errno
