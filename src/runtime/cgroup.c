@@ -675,6 +675,12 @@ fail_early:
 
 /* ------------------------------------------------------------ operations ---- */
 
+int sbx_cgroup_set_limits(struct sbx_cgroup *cg, const struct sbx_cgroup_limits *limits, sbx_error_t *err) {
+  if (cg->be->apply_limits(cg, limits, err) < 0)
+    return sbx_error_prefix(err, "limits of cgroup %s/%s", cg->parent, cg->name);
+  return 0;
+}
+
 int sbx_cgroup_add_pid(struct sbx_cgroup *cg, pid_t pid, sbx_error_t *err) {
   if (pid <= 0) return sbx_error_set(err, EINVAL, "add pid %d to cgroup: bad pid", (int)pid);
   char buf[16];

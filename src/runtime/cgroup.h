@@ -46,6 +46,10 @@ int sbx_cgroup_create(const char *mountinfo_path, const char *fsroot, const char
 int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
                     const char *name, struct sbx_cgroup **out, sbx_error_t *err);
 
+/* Apply (again) the limits of a created cgroup: a warm-pool sandbox gets its own only when
+ * it is claimed. */
+int sbx_cgroup_set_limits(struct sbx_cgroup *cg, const struct sbx_cgroup_limits *limits, sbx_error_t *err);
+
 int sbx_cgroup_add_pid(struct sbx_cgroup *cg, pid_t pid, sbx_error_t *err);
 /* How many processes the kernel's OOM killer killed in this cgroup. */
 int sbx_cgroup_oom_kills(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *err);

@@ -273,13 +273,34 @@ static int reopen_state(const struct sbx_sandbox_config *c, struct child_fds *f,
   return 0;
 }
 
+#define GO_MAX (256 * 1024) /* the largest "go" message: "go" and a late configuration */
+
 static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) {
   sbx_error_t e = {0}, *err = &e;
-  char msg[64];
-  int trees[MAX_TREES];
+  int trees[MAX_TREES + 3];
   size_t ntrees = 0;
   if (reopen_state(c, f, err) < 0) child_fail(f->sync, err);
-  if (recv_msg(f->sync, msg, sizeof msg, trees, &ntrees, MAX_TREES) <= 0 || strcmp(msg, "go") != 0) _exit(125);
+  char *msg = malloc(GO_MAX);
+  if (!msg || recv_msg(f->sync, msg, GO_MAX, trees, &ntrees, MAX_TREES + 3) <= 0 || strncmp(msg, "go", 2) != 0)
+    _exit(125);
+  /* Prepared ahead of time (a warm pool), this process learns the rest of its configuration
+   * only now: it follows "go\n", and the stdio descriptors follow the trees. */
+  static struct sbx_sandbox_config late;
+  if (msg[2] == '\n') {
+    if (!c->configure_late || c->configure_late(msg + 3, &late, err) < 0) child_fail(f->sync, err);
+    size_t nt = 2 + late.nvolumes;
+    if (!late.tty) {
+      if (ntrees != nt + 3) {
+        sbx_error_set(err, EPROTO, "missing stdio descriptors");
+        child_fail(f->sync, err);
+      }
+      for (int i = 0; i < 3; i++) late.stdio[i] = trees[nt + i];
+    }
+    late.init_fd = c->init_fd;
+    late.seccomp = c->seccomp;
+    late.state_dir = c->state_dir;
+    c = &late;
+  }
   if (ntrees < 2 + c->nvolumes) {
     sbx_error_set(err, EPROTO, "missing mount trees");
     child_fail(f->sync, err);
@@ -452,18 +473,14 @@ static int clone_tree(int dirfd, bool recursive, unsigned attrs, int userns, sbx
   return sbx_tree_clone(dirfd, "", recursive, attrs, -1, err);
 }
 
-int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb, sbx_error_t *err) {
+int sbx_sandbox_prepare(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb, sbx_error_t *err) {
   sb->pid = -1;
-  sb->pidfd = sb->status_fd = sb->pty_master = -1;
+  sb->pidfd = sb->status_fd = sb->pty_master = sb->sync_fd = -1;
   sb->cgroup = NULL;
-  if (c->nvolumes + TREE_VOL0 > MAX_TREES) return sbx_error_set(err, E2BIG, "too many volumes");
 
   uid_t hroot = c->host_id_base;
   struct child_fds f = {-1, -1, -1, -1, -1, -1};
-  struct stat ist;
-  if (fstat(c->image_fd, &ist) < 0) return sbx_error_sys(err, "image");
-  /* the overlay's root takes its mode from the upper layer's root: give it the image's */
-  _cleanup_fd_ int upper = open_state_dir(c->state_dirfd, "upper", hroot, ist.st_mode & 07777, err);
+  _cleanup_fd_ int upper = open_state_dir(c->state_dirfd, "upper", hroot, 0755, err);
   _cleanup_fd_ int work = upper < 0 ? -1 : open_state_dir(c->state_dirfd, "work", hroot, 0700, err);
   _cleanup_fd_ int lowerdir = work < 0 ? -1 : open_state_dir(c->state_dirfd, "lower", (uid_t)-1, 0700, err);
   _cleanup_fd_ int rootdir = lowerdir < 0 ? -1 : open_state_dir(c->state_dirfd, "rootfs", (uid_t)-1, 0700, err);
@@ -471,19 +488,19 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
 
   int sp[2], st[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sbx_error_sys(err, "socketpair");
-  if (pipe2(st, O_CLOEXEC) < 0) {
+  if (setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &(int){GO_MAX + 4096}, sizeof(int)) < 0 || pipe2(st, O_CLOEXEC) < 0) {
     close(sp[0]);
     close(sp[1]);
     return sbx_error_sys(err, "pipe");
   }
-  _cleanup_fd_ int sync = sp[0];
-  _cleanup_fd_ int status_r = st[0];
   f = (struct child_fds){sp[1], st[1], -1, -1, -1, -1};
 
   int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (pid < 0) {
+    close(sp[0]);
     close(sp[1]);
+    close(st[0]);
     close(st[1]);
     return sbx_error_sys(err, "clone the sandbox's namespaces");
   }
@@ -496,20 +513,66 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
   close(sp[1]);
   close(st[1]);
   sb->pid = pid;
+  sb->sync_fd = sp[0];
+  sb->status_fd = st[0];
 
-  int trees[MAX_TREES];
-  size_t ntrees = 0;
-  _cleanup_fd_ int userns = -1;
-  _cleanup_fd_ int volns = -1;
-  _cleanup_fd_ int usr = -1;
-  char path[64];
-
+  /* The id map, then the cgroup: joining a cgroup is the slow step on cgroup v1 (the kernel
+   * waits for an RCU grace period), which is why a warm pool does this half ahead. */
   struct sbx_idmap_line ids = {0, c->host_id_base, c->id_count};
   if (sbx_idmap_write(pid, &ids, 1, &ids, 1, err) < 0) goto fail;
   if (sbx_cgroup_create("/proc/self/mountinfo", "/sys/fs/cgroup", c->cgroup_parent, c->id, &c->limits,
                         &sb->cgroup, err) < 0 ||
       sbx_cgroup_add_pid(sb->cgroup, pid, err) < 0) {
     sbx_error_prefix(err, "cgroup");
+    goto fail;
+  }
+  return 0;
+fail:
+  sbx_sandbox_abort(sb);
+  return -1;
+}
+
+void sbx_sandbox_abort(struct sbx_sandbox *sb) {
+  sbx_error_t ignored;
+  if (sb->pid > 0) {
+    kill(sb->pid, SIGKILL);
+    while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (sb->cgroup) {
+    sbx_cgroup_destroy(sb->cgroup, &ignored);
+    sbx_cgroup_free(sb->cgroup);
+    sb->cgroup = NULL;
+  }
+  int *fds[] = {&sb->pty_master, &sb->sync_fd, &sb->status_fd, &sb->pidfd};
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+    if (*fds[i] >= 0) {
+      close(*fds[i]);
+      *fds[i] = -1;
+    }
+  sb->pid = -1;
+}
+
+int sbx_sandbox_launch(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb, const char *late_config,
+                       sbx_error_t *err) {
+  if (c->nvolumes + TREE_VOL0 > MAX_TREES) return sbx_error_set(err, E2BIG, "too many volumes");
+  pid_t pid = sb->pid;
+  int trees[MAX_TREES + 3];
+  size_t ntrees = 0;
+  _cleanup_fd_ int userns = -1;
+  _cleanup_fd_ int volns = -1;
+  _cleanup_fd_ int usr = -1;
+  _cleanup_free_ char *go = NULL;
+  char path[64];
+  struct stat ist;
+
+  if (sbx_cgroup_set_limits(sb->cgroup, &c->limits, err) < 0) {
+    sbx_error_prefix(err, "cgroup");
+    goto fail;
+  }
+  /* the overlay's root takes its mode from the upper layer's root: give it the image's */
+  if (fstat(c->image_fd, &ist) < 0 || fchmodat(c->state_dirfd, "upper", ist.st_mode & 07777, 0) < 0) {
+    sbx_error_sys(err, "image");
     goto fail;
   }
   snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
@@ -564,11 +627,21 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
     }
     ntrees++;
   }
-  if (send_msg(sync, "go", trees, ntrees) < 0) {
-    sbx_error_sys(err, "start sandbox");
+  size_t nclose = ntrees;
+  if (late_config && !c->tty)
+    for (int i = 0; i < 3; i++) trees[ntrees++] = c->stdio[i]; /* not ours to close */
+  go = malloc(strlen(late_config ? late_config : "") + 4);
+  if (!go) {
+    sbx_error_set(err, ENOMEM, "start sandbox");
     goto fail;
   }
-  for (size_t i = 0; i < ntrees; i++) close(trees[i]);
+  sprintf(go, late_config ? "go\n%s" : "go", late_config ? late_config : "");
+  if (send_msg(sb->sync_fd, go, trees, ntrees) < 0) {
+    sbx_error_sys(err, "start sandbox");
+    ntrees = nclose;
+    goto fail;
+  }
+  for (size_t i = 0; i < nclose; i++) close(trees[i]);
   ntrees = 0;
 
   /* Wait for the child: an optional pty master, then an error or end of stream (exec). */
@@ -576,7 +649,7 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
     char msg[SBX_ERROR_MSG_MAX + 8];
     int fds[1];
     size_t nfds = 0;
-    int n = recv_msg(sync, msg, sizeof msg, fds, &nfds, 1);
+    int n = recv_msg(sb->sync_fd, msg, sizeof msg, fds, &nfds, 1);
     if (n < 0) {
       sbx_error_sys(err, "start sandbox");
       goto fail;
@@ -595,26 +668,19 @@ int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb
     sbx_error_sys(err, "pidfd_open");
     goto fail;
   }
-  sb->status_fd = sbx_steal_fd(&status_r);
+  close(sb->sync_fd);
+  sb->sync_fd = -1;
   return 0;
 
 fail:
   for (size_t i = 0; i < ntrees; i++) close(trees[i]);
-  {
-    sbx_error_t ignored;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-    if (sb->cgroup) {
-      sbx_cgroup_destroy(sb->cgroup, &ignored);
-      sbx_cgroup_free(sb->cgroup);
-      sb->cgroup = NULL;
-    }
-    if (sb->pty_master >= 0) close(sb->pty_master);
-    sb->pty_master = -1;
-    sb->pid = -1;
-  }
+  sbx_sandbox_abort(sb);
   return -1;
+}
+
+int sbx_sandbox_start(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb, sbx_error_t *err) {
+  if (sbx_sandbox_prepare(c, sb, err) < 0) return -1;
+  return sbx_sandbox_launch(c, sb, NULL, err);
 }
 
 int sbx_sandbox_read_status(struct sbx_sandbox *sb, int *exit_code, int *signal) {
@@ -649,6 +715,7 @@ int sbx_sandbox_destroy(struct sbx_sandbox *sb, sbx_error_t *err) {
   if (sb->pidfd >= 0) close(sb->pidfd);
   if (sb->status_fd >= 0) close(sb->status_fd);
   if (sb->pty_master >= 0) close(sb->pty_master);
-  sb->pidfd = sb->status_fd = sb->pty_master = -1;
+  if (sb->sync_fd >= 0) close(sb->sync_fd);
+  sb->pidfd = sb->status_fd = sb->pty_master = sb->sync_fd = -1;
   return r;
 }

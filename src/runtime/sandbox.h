@@ -76,6 +76,11 @@ struct sbx_sandbox_config {
   struct sbx_cgroup_limits limits;
   int64_t shm_bytes;      /* /dev/shm size */
   int64_t tmp_bytes;      /* /tmp size */
+
+  /* Warm pool: a sandbox prepared before its configuration is known gets it as text with
+   * "go"; its child calls this (in the child, after fork) to turn the text into a full
+   * configuration. NULL when the configuration is known from the start. */
+  int (*configure_late)(const char *text, struct sbx_sandbox_config *out, sbx_error_t *err);
 };
 
 struct sbx_sandbox {
@@ -84,9 +89,22 @@ struct sbx_sandbox {
   int status_fd;          /* read end: init writes the main process's wait status here */
   int pty_master;         /* tty mode, else -1 */
   struct sbx_cgroup *cgroup;
+  int sync_fd;            /* between prepare and launch: the socket to the waiting child */
 };
 
+/* The whole start: prepare, then launch. */
 int sbx_sandbox_start(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, sbx_error_t *err);
+
+/* The half that needs no configuration beyond id, state dir, id range, cgroup parent and
+ * default limits: the child in its namespaces with its id map, joined to its cgroup, waiting.
+ * (cfg->configure_late must be set if launch will pass a late configuration.) */
+int sbx_sandbox_prepare(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, sbx_error_t *err);
+/* The other half: limits, the image and volume trees, "go" (with late_config, the full
+ * configuration as text, when the child was prepared without it), and the wait for exec. */
+int sbx_sandbox_launch(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, const char *late_config,
+                       sbx_error_t *err);
+/* Kill a prepared or started sandbox at once and release what it holds. */
+void sbx_sandbox_abort(struct sbx_sandbox *sb);
 
 /* Read the main process's end from the status fd: *exit_code and *signal (0 if none).
  * Returns 0, or -1 if init died without reporting (then the caller uses init's own status). */
