@@ -36,7 +36,9 @@ struct sbx_daemon {
   void *mhd;         /* struct MHD_Daemon * */
   int listen_fd;
 
-  pthread_mutex_t lock; /* guards the watch list */
+  pthread_mutex_t lock; /* guards the watch list and the pool */
+  struct sbx_spare *spares; /* the warm pool (pool.c) */
+  int nspares, spares_starting, pool_size;
   struct sbx_watch *watches;
   int epoll_fd;
   int wake_fd;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/pool.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
 #include "runtime/seccomp.h"
@@ -30,7 +31,8 @@ static void usage(FILE *f) {
           "usage: sbxd [--root DIR] [--socket PATH] [--admin-group GROUP]\n"
           "  --root DIR           state directory (default /var/lib/sbx)\n"
           "  --socket PATH        unix socket to listen on (default /run/sbx/sbx.sock)\n"
-          "  --admin-group GROUP  members may see every user's objects (sbx get -A)\n");
+          "  --admin-group GROUP  members may see every user's objects (sbx get -A)\n"
+          "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -141,11 +143,12 @@ static void *signals(void *arg) {
 
 int main(int argc, char **argv) {
   static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
-                                .lock = PTHREAD_MUTEX_INITIALIZER};
+                                .lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
   const char *root = "/var/lib/sbx", *sock = "/run/sbx/sbx.sock", *admin = NULL;
   static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                        {"socket", required_argument, NULL, 's'},
                                        {"admin-group", required_argument, NULL, 'a'},
+                                       {"warm-pool", required_argument, NULL, 'w'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
@@ -155,6 +158,16 @@ int main(int argc, char **argv) {
     case 'r': root = optarg; break;
     case 's': sock = optarg; break;
     case 'a': admin = optarg; break;
+    case 'w': {
+      char *end;
+      long n = strtol(optarg, &end, 10);
+      if (*end || n < 0 || n > 64) {
+        fprintf(stderr, "sbxd: --warm-pool takes a number from 0 to 64\n");
+        return 2;
+      }
+      d.pool_size = (int)n;
+      break;
+    }
     case 'h': usage(stdout); return 0;
     case 'V': printf("sbxd %s\n", SBX_VERSION); return 0;
     default: usage(stderr); return 2;
@@ -234,6 +247,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   sbx_run_recover(&d);
+  sbx_pool_fill(&d);
   pthread_create(&t, NULL, signals, &d);
   fprintf(stderr, "sbxd %s: listening on %s, state in %s\n", SBX_VERSION, sock, rootabs);
   sbx_server_accept_loop(&d);

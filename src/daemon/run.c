@@ -18,10 +18,12 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/pool.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
@@ -176,6 +178,7 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   r->volumes = json_object_new_array();
   if (json_object_object_get_ex(q, "mounts", &o)) {
     if (!json_object_is_type(o, json_type_array)) return sbx_error_set(err, EINVAL, "mounts must be a list");
+    if (json_object_array_length(o) > 24) return sbx_error_set(err, E2BIG, "at most 24 -v mounts");
     for (size_t i = 0; i < json_object_array_length(o); i++) {
       json_object *m = json_object_array_get_idx(o, i);
       const char *dst = sbx_json_str(m, "destination");
@@ -333,9 +336,17 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   _cleanup_json_ json_object *volumes = r.volumes;
   _cleanup_json_ json_object *userenv = r.env;
   char id[40], ts[32], state_dir[4096], image_desc[64];
-  random_hex(id, 8);
+  /* a spare from the warm pool, when there is one, brings its id, id range and state */
+  struct sbx_spare_info spare;
+  bool have_spare = sbx_pool_take(d, &spare) == 1;
+  if (have_spare) {
+    snprintf(id, sizeof id, "%s", spare.id);
+    snprintf(state_dir, sizeof state_dir, "%s", spare.state_dir);
+  } else {
+    random_hex(id, 8);
+    snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", d->root, id);
+  }
   now_rfc3339(ts, sizeof ts);
-  snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", d->root, id);
   snprintf(image_desc, sizeof image_desc, "%s", r.host_image ? "host" : "rootfs");
 
   _cleanup_json_ json_object *obj = make_object(&r, id, ts, image_desc);
@@ -357,6 +368,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
     } else {
       reply_error(conn, "InternalError", err.msg);
     }
+    if (have_spare) sbx_pool_give_back(d, &spare);
     return;
   }
 
@@ -365,14 +377,16 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   _cleanup_json_ json_object *ok = NULL;
   int sp[2] = {-1, -1};
   pid_t shim = -1;
-  bool have_slot = false;
-  if (sbx_store_idslot_alloc(d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
+  bool have_slot = have_spare;
+  if (have_spare) {
+    slot = spare.slot;
+  } else if (sbx_store_idslot_alloc(d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
     reply_error(conn, err.errnum == ENOSPC ? "Forbidden" : "InternalError",
                 err.errnum == ENOSPC ? "no free host id range is left: too many sandboxes" : err.msg);
     goto undo;
   }
   have_slot = true;
-  if (mkdir(state_dir, 0700) < 0) {
+  if (!have_spare && mkdir(state_dir, 0700) < 0) {
     sbx_error_sys(&err, "create %s", state_dir);
     reply_error(conn, "InternalError", err.msg);
     goto undo;
@@ -436,7 +450,20 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
     reply_error(conn, "InternalError", err.msg);
     goto undo;
   }
-  int rc = sbx_shim_spawn(d, spec, sp[1], extra, nextra, &shim, &err);
+  int rc;
+  if (have_spare) {
+    /* the claim: the spec, then the client's channel and the image and volume fds */
+    int claimfds[SBX_WIRE_MAX_FDS];
+    claimfds[0] = sp[1];
+    memcpy(claimfds + 1, extra, nextra * sizeof(int));
+    rc = sbx_wire_send(spare.ctl, spec, claimfds, nextra + 1, &err);
+    close(spare.ctl);
+    spare.ctl = -1;
+    shim = spare.pid;
+    if (rc < 0) sbx_error_prefix(&err, "hand the sandbox to a warm-pool spare");
+  } else {
+    rc = sbx_shim_spawn(d, spec, sp[1], extra, nextra, &shim, &err);
+  }
   json_object_put(spec);
   close(sp[1]);
   if (rc < 0) {
@@ -462,9 +489,16 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(ok, "id", json_object_new_string(id));
   sbx_wire_send(conn, ok, &sp[0], 1, &err);
   close(sp[0]);
+  sbx_pool_fill(d); /* after the reply: the client does not wait for it */
   return;
 
 undo:
+  if (have_spare) {
+    /* the spare removes its own state when its control socket closes */
+    if (spare.ctl >= 0) close(spare.ctl);
+    while (waitpid(spare.pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   if (have_slot) sbx_store_idslot_release(d->store, id, &err);
   sbx_remove_tree(state_dir);
   sbx_store_delete(d->store, "Sandbox", r.ns, r.name, who->uid, &err);
@@ -547,6 +581,13 @@ void sbx_run_recover(struct sbx_daemon *d) {
     fprintf(stderr, "sbxd: cannot list sandboxes: %s\n", err.msg);
     return;
   }
+  _cleanup_json_ json_object *live = json_object_new_object();
+  for (size_t i = 0; i < json_object_array_length(all); i++) {
+    json_object *o = json_object_array_get_idx(all, i), *x;
+    if (json_object_object_get_ex(o, SBX_INTERNAL, &x) && sbx_json_str(x, "id"))
+      json_object_object_add(live, sbx_json_str(x, "id"), NULL);
+  }
+  sbx_pool_reclaim_stale(d, live);
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i), *meta, *ann, *x;
     if (!json_object_object_get_ex(o, "metadata", &meta) || !json_object_object_get_ex(o, SBX_INTERNAL, &x)) continue;

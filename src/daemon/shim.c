@@ -47,6 +47,9 @@ struct shim {
   int client;            /* -1 once gone */
   bool keep;             /* keep running when the client goes away */
   bool remove;           /* remove the state when done (--rm) */
+  json_object *spare_spec; /* a spare's first spec, until the end */
+  json_object *ended;      /* how the main process ended, once known */
+  bool status_read;        /* init's report was read (or found missing) */
   struct sbx_sandbox sb;
 };
 
@@ -131,22 +134,17 @@ static int make_pipes(struct shim *s, bool want_stdin, int inside[3], int outsid
   return 0;
 }
 
-static int start(struct shim *s, sbx_error_t *err) {
-  json_object *spec = s->spec, *o;
-  struct sbx_sandbox_config c = {0};
-  c.id = s->id;
-  c.hostname = sbx_json_str(spec, "hostname");
-  c.state_dir = s->state_dir;
-  c.state_dirfd = open(s->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (c.state_dirfd < 0) return sbx_error_sys(err, "open %s", s->state_dir);
-  c.host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
-  c.id_count = (uint32_t)sbx_json_int(spec, "idCount", 65536);
+/* The sandbox configuration a spec describes (descriptors at the numbers the spec names).
+ * Used by the shim, and by a warm-pool sandbox's child for its late configuration. */
+static int config_from_spec(json_object *spec, struct sbx_sandbox_config *c, sbx_error_t *err) {
+  json_object *o, *vols;
+  c->hostname = sbx_json_str(spec, "hostname");
+  c->host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
+  c->id_count = (uint32_t)sbx_json_int(spec, "idCount", 65536);
   if (!json_object_object_get_ex(spec, "image", &o)) return sbx_error_set(err, EINVAL, "spec has no image");
-  c.image_fd = (int)sbx_json_int(o, "fd", -1);
-  c.host_usr = strcmp(sbx_json_str(o, "type") ?: "", "host") == 0;
-  c.image_owner_map = sbx_json_bool(spec, "imageOwnerMap", 0);
-
-  json_object *vols;
+  c->image_fd = (int)sbx_json_int(o, "fd", -1);
+  c->host_usr = strcmp(sbx_json_str(o, "type") ?: "", "host") == 0;
+  c->image_owner_map = sbx_json_bool(spec, "imageOwnerMap", 0);
   size_t nv = 0;
   struct sbx_volume *v = NULL;
   if (json_object_object_get_ex(spec, "volumes", &vols) && (nv = json_object_array_length(vols)) > 0) {
@@ -160,17 +158,37 @@ static int start(struct shim *s, sbx_error_t *err) {
       v[i].is_dir = sbx_json_bool(e, "isDir", 1);
     }
   }
-  c.volumes = v;
-  c.nvolumes = nv;
-  c.owner_uid = (uid_t)sbx_json_int(spec, "ownerUid", 0);
-  c.owner_gid = (gid_t)sbx_json_int(spec, "ownerGid", 0);
-  c.argv = string_array(spec, "command");
-  c.envp = string_array(spec, "env");
-  c.cwd = sbx_json_str(spec, "workingDir");
-  c.uid = (uid_t)sbx_json_int(spec, "uid", 0);
-  c.gid = (gid_t)sbx_json_int(spec, "gid", 0);
-  c.tty = sbx_json_bool(spec, "tty", 0);
-  c.init_fd = INIT_FD;
+  c->volumes = v;
+  c->nvolumes = nv;
+  c->owner_uid = (uid_t)sbx_json_int(spec, "ownerUid", 0);
+  c->owner_gid = (gid_t)sbx_json_int(spec, "ownerGid", 0);
+  c->argv = string_array(spec, "command");
+  c->envp = string_array(spec, "env");
+  c->cwd = sbx_json_str(spec, "workingDir");
+  c->uid = (uid_t)sbx_json_int(spec, "uid", 0);
+  c->gid = (gid_t)sbx_json_int(spec, "gid", 0);
+  c->tty = sbx_json_bool(spec, "tty", 0);
+  c->cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
+  c->limits.cpu_request_millis = sbx_json_int(spec, "cpuRequestMillis", 0);
+  c->limits.cpu_limit_millis = sbx_json_int(spec, "cpuLimitMillis", 0);
+  c->limits.memory_limit_bytes = sbx_json_int(spec, "memoryLimitBytes", 0);
+  c->limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
+  c->shm_bytes = sbx_json_int(spec, "shmBytes", 64 << 20);
+  c->tmp_bytes = sbx_json_int(spec, "tmpBytes", 1LL << 30);
+  if (!c->argv || !c->argv[0] || !c->envp) return sbx_error_set(err, EINVAL, "spec has no command");
+  return 0;
+}
+
+/* In a warm-pool sandbox's child: the spec arrived as text with "go". The child execs soon
+ * after, so what is allocated here is never freed. */
+static int configure_late(const char *text, struct sbx_sandbox_config *out, sbx_error_t *err) {
+  json_object *spec = json_tokener_parse(text);
+  if (!spec) return sbx_error_set(err, EINVAL, "late configuration is not JSON");
+  memset(out, 0, sizeof *out);
+  return config_from_spec(spec, out, err);
+}
+
+static struct sbx_seccomp_prog *read_seccomp(sbx_error_t *err) {
   struct sbx_seccomp_prog *prog = NULL;
   struct stat sst;
   if (fstat(SECCOMP_FD, &sst) == 0 && sst.st_size > 0) {
@@ -180,21 +198,87 @@ static int start(struct shim *s, sbx_error_t *err) {
     free(bpf);
   }
   close(SECCOMP_FD);
-  c.seccomp = prog;
-  c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
-  c.limits.cpu_request_millis = sbx_json_int(spec, "cpuRequestMillis", 0);
-  c.limits.cpu_limit_millis = sbx_json_int(spec, "cpuLimitMillis", 0);
-  c.limits.memory_limit_bytes = sbx_json_int(spec, "memoryLimitBytes", 0);
-  c.limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
-  c.shm_bytes = sbx_json_int(spec, "shmBytes", 64 << 20);
-  c.tmp_bytes = sbx_json_int(spec, "tmpBytes", 1LL << 30);
-  if (!c.argv || !c.argv[0] || !c.envp) return sbx_error_set(err, EINVAL, "spec has no command");
+  return prog;
+}
 
+/* A spare waits, prepared, for the daemon to hand it a sandbox to become (the claim: the
+ * spec, with the client channel and the image and volume descriptors). The claim's
+ * descriptors are put at the numbers a directly started shim has them. Returns 1 when
+ * claimed, 0 when the daemon went away first. */
+static int wait_for_claim(struct shim *s, sbx_error_t *err) {
+  json_object *claim = NULL;
+  int fds[SBX_WIRE_MAX_FDS];
+  size_t nfds = 0;
+  int r = sbx_wire_recv(CLIENT_FD, &claim, fds, &nfds, SBX_WIRE_MAX_FDS, err);
+  if (r <= 0) return r;
+  if (nfds < 2 || sbx_json_str(claim, "id") == NULL || strcmp(sbx_json_str(claim, "id"), s->id) != 0) {
+    sbx_wire_close_fds(fds, nfds);
+    json_object_put(claim);
+    return sbx_error_set(err, EPROTO, "malformed claim");
+  }
+  /* The descriptors arrived wherever the kernel put them (the prepared sandbox already holds
+   * low numbers): point the spec's image and volume entries at them. */
+  json_object *img, *vols;
+  size_t nv = json_object_object_get_ex(claim, "volumes", &vols) ? json_object_array_length(vols) : 0;
+  if (!json_object_object_get_ex(claim, "image", &img) || nfds != 2 + nv) {
+    sbx_wire_close_fds(fds, nfds);
+    json_object_put(claim);
+    return sbx_error_set(err, EPROTO, "claim with %zu descriptors for %zu volumes", nfds, nv);
+  }
+  json_object_object_add(img, "fd", json_object_new_int(fds[1]));
+  for (size_t i = 0; i < nv; i++)
+    json_object_object_add(json_object_array_get_idx(vols, i), "fd", json_object_new_int(fds[2 + i]));
+  close(CLIENT_FD); /* the daemon's control socket: done with it */
+  json_object_put(s->spec);
+  s->spec = claim;
+  s->client = fds[0];
+  s->keep = sbx_json_bool(claim, "keepOnDisconnect", 0);
+  s->remove = sbx_json_bool(claim, "removeOnExit", 0);
+  return 1;
+}
+
+static int start(struct shim *s, sbx_error_t *err) {
+  json_object *spec = s->spec;
+  struct sbx_sandbox_config c = {0};
+  bool spare = sbx_json_bool(spec, "spare", 0);
+  c.id = s->id;
+  c.state_dir = s->state_dir;
+  c.state_dirfd = open(s->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (c.state_dirfd < 0) return sbx_error_sys(err, "open %s", s->state_dir);
+  c.init_fd = INIT_FD;
+  c.seccomp = read_seccomp(err);
+  c.configure_late = configure_late;
+  if (spare) {
+    c.host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
+    c.id_count = (uint32_t)sbx_json_int(spec, "idCount", 65536);
+    c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
+    c.limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
+    if (sbx_sandbox_prepare(&c, &s->sb, err) < 0) return -1;
+    /* the claim replaces s->spec: keep what c points into alive until the end */
+    s->spare_spec = s->spec;
+    s->spec = NULL;
+    int r = wait_for_claim(s, err);
+    if (r <= 0) {
+      sbx_sandbox_abort(&s->sb);
+      s->client = -1;
+      return r == 0 ? sbx_error_set(err, 0, "the daemon went away before claiming this spare") : -1;
+    }
+    spec = s->spec;
+  }
+  if (config_from_spec(spec, &c, err) < 0) return -1;
+  struct sbx_seccomp_prog *prog = (struct sbx_seccomp_prog *)c.seccomp;
+  struct sbx_volume *v = (struct sbx_volume *)c.volumes;
   int inside[3] = {-1, -1, -1}, outside[3] = {-1, -1, -1};
   if (!c.tty && make_pipes(s, sbx_json_bool(spec, "stdin", 0), inside, outside, err) < 0) return -1;
   for (int i = 0; i < 3; i++) c.stdio[i] = inside[i];
 
-  int r = sbx_sandbox_start(&c, &s->sb, err);
+  int r;
+  if (spare) {
+    const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+    r = sbx_sandbox_launch(&c, &s->sb, text, err);
+  } else {
+    r = sbx_sandbox_start(&c, &s->sb, err);
+  }
   if (prog) sbx_seccomp_prog_free(prog);
   for (int i = 0; i < 3; i++)
     if (inside[i] >= 0) close(inside[i]);
@@ -241,29 +325,14 @@ static void kill_sandbox(struct shim *s, int sig) {
 }
 
 /* pid 1 ended: collect, tear down, report. */
-static int finish(struct shim *s) {
-  int status = 0;
-  while (waitpid(s->sb.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  int code = 0, sig = 0;
-  if (sbx_sandbox_read_status(&s->sb, &code, &sig) < 0) {
-    /* init itself was killed (SIGKILL from a stop) before it could report */
-    if (WIFSIGNALED(status)) {
-      sig = WTERMSIG(status);
-      code = 128 + sig;
-    } else {
-      code = WEXITSTATUS(status);
-    }
-  }
+/* The main process's end as the client and status.json see it. */
+static json_object *end_status(struct shim *s, int code, int sig) {
   uint64_t ooms = 0;
   sbx_error_t err;
   if (s->sb.cgroup) sbx_cgroup_oom_kills(s->sb.cgroup, &ooms, &err);
   const char *reason = code == 0 ? "Completed" : "Error";
   if (ooms > 0 && sig == SIGKILL) reason = "OOMKilled";
-
-  if (sbx_sandbox_destroy(&s->sb, &err) < 0) logmsg(s, "teardown: %s", err.msg);
-
-  _cleanup_json_ json_object *st = json_object_new_object();
+  json_object *st = json_object_new_object();
   char ts[32];
   now_rfc3339(ts, sizeof ts);
   json_object_object_add(st, "phase", json_object_new_string(code == 0 ? "Succeeded" : "Failed"));
@@ -271,13 +340,55 @@ static int finish(struct shim *s) {
   json_object_object_add(st, "signal", json_object_new_int(sig));
   json_object_object_add(st, "reason", json_object_new_string(reason));
   json_object_object_add(st, "finishedAt", json_object_new_string(ts));
-  if (s->remove) sbx_remove_tree(s->state_dir);
-  else write_status(s, st);
-
-  json_object_object_add(st, "type", json_object_new_string("exit"));
   if (strcmp(reason, "OOMKilled") == 0)
     json_object_object_add(st, "message", json_object_new_string("the sandbox ran out of memory (its memory limit) and was killed"));
-  client_send(s, st, NULL, 0);
+  return st;
+}
+
+static void tell_client(struct shim *s, json_object *st) {
+  json_object *m = NULL;
+  json_object_deep_copy(st, &m, NULL);
+  json_object_object_add(m, "type", json_object_new_string("exit"));
+  client_send(s, m, NULL, 0);
+  json_object_put(m);
+}
+
+/* sbx-init reported the main process's end (it exits right after). The client hears it now:
+ * the kernel's teardown of the namespaces (an RCU grace period for the mounts) and ours
+ * follow without keeping `sbx run` waiting. */
+static void main_ended(struct shim *s) {
+  int code = 0, sig = 0;
+  s->status_read = true;
+  if (sbx_sandbox_read_status(&s->sb, &code, &sig) < 0) return; /* init died first: finish() */
+  s->ended = end_status(s, code, sig);
+  tell_client(s, s->ended);
+}
+
+/* pid 1 ended: collect, tear down, record. */
+static int finish(struct shim *s) {
+  int status = 0;
+  while (waitpid(s->sb.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!s->ended) {
+    int code = 0, sig = 0;
+    if (sbx_sandbox_read_status(&s->sb, &code, &sig) < 0) {
+      /* init itself was killed (SIGKILL from a stop) before it could report */
+      if (WIFSIGNALED(status)) {
+        sig = WTERMSIG(status);
+        code = 128 + sig;
+      } else {
+        code = WEXITSTATUS(status);
+      }
+    }
+    s->ended = end_status(s, code, sig);
+    tell_client(s, s->ended);
+  }
+  sbx_error_t err;
+  if (sbx_sandbox_destroy(&s->sb, &err) < 0) logmsg(s, "teardown: %s", err.msg);
+  if (s->remove) sbx_remove_tree(s->state_dir);
+  else write_status(s, s->ended);
+  json_object_put(s->ended);
+  s->ended = NULL;
   return 0;
 }
 
@@ -287,6 +398,7 @@ int main(void) {
   struct shim s = {0};
   int rc = serve(&s);
   json_object_put(s.spec);
+  json_object_put(s.spare_spec);
   return rc;
 }
 
@@ -335,7 +447,8 @@ static int serve(struct shim *s) {
 
   int64_t kill_at = -1; /* monotonic ms at which a graceful stop turns into SIGKILL */
   for (;;) {
-    struct pollfd p[3] = {{s->sb.pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {s->client, POLLIN, 0}};
+    struct pollfd p[4] = {{s->sb.pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {s->status_read ? -1 : s->sb.status_fd, POLLIN, 0},
+                          {s->client, POLLIN, 0}};
     int timeout = -1;
     if (kill_at >= 0) {
       struct timespec ts;
@@ -343,7 +456,7 @@ static int serve(struct shim *s) {
       int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
       timeout = kill_at > now ? (int)(kill_at - now) : 0;
     }
-    int n = poll(p, s->client >= 0 ? 3 : 2, timeout);
+    int n = poll(p, s->client >= 0 ? 4 : 3, timeout);
     if (n < 0 && errno != EINTR) break;
     if (n == 0 && kill_at >= 0) {
       kill_sandbox(s, SIGKILL);
@@ -351,6 +464,7 @@ static int serve(struct shim *s) {
       continue;
     }
     if (p[0].revents) return finish(s);
+    if (p[2].revents) main_ended(s);
     if (p[1].revents) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si && kill_at < 0) {
@@ -360,7 +474,7 @@ static int serve(struct shim *s) {
         kill_at = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)grace * 1000;
       }
     }
-    if (s->client >= 0 && p[2].revents) {
+    if (s->client >= 0 && p[3].revents) {
       json_object *msg = NULL;
       int fds[1];
       size_t nfds = 0;

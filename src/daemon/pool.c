@@ -1,0 +1,173 @@
+/* pool.c: the warm pool of spare sandboxes.
+ *
+ * On cgroup v1 the slowest step of starting a sandbox is joining its cgroup: the kernel
+ * waits for an RCU grace period (about 15 ms on our machines), longer than everything else
+ * together. So the daemon keeps a few spares: shims that have already cloned their
+ * sandbox's namespaces, written its id map and joined it to a cgroup, and now wait on a
+ * control socket. `sbx run` claims one (it gets the spare's id, id range and state
+ * directory) and sends it the spec and descriptors; the spare applies the limits, builds
+ * the root file system and execs. A spare holds no user data and no user configuration
+ * until it is claimed. The pool is refilled after each claim, outside the request's path.
+ * If the daemon dies, every spare sees its control socket close and removes itself; a new
+ * daemon releases the id slots of spares nobody claimed (sbx_pool_reclaim_stale).
+ *
+ * This is the runtime's version of agent-sandbox's SandboxWarmPool. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/pool.h"
+#include "lib/fsutil.h"
+#include "lib/wire.h"
+
+struct sbx_spare {
+  struct sbx_spare_info info;
+  struct sbx_spare *next;
+};
+
+static void new_id(char *out) {
+  unsigned char b[8];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)rand();
+  for (size_t i = 0; i < sizeof b; i++) sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static void discard(struct sbx_daemon *d, struct sbx_spare_info *s) {
+  sbx_error_t err;
+  if (s->ctl >= 0) close(s->ctl); /* the spare sees the end of its control socket and leaves */
+  s->ctl = -1;
+  if (s->pid > 0)
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  sbx_remove_tree(s->state_dir);
+  sbx_store_idslot_release(d->store, s->id, &err);
+}
+
+static int spawn_one(struct sbx_daemon *d, sbx_error_t *err) {
+  struct sbx_spare *sp = calloc(1, sizeof *sp);
+  if (!sp) return sbx_error_set(err, ENOMEM, "pool");
+  struct sbx_spare_info *s = &sp->info;
+  s->ctl = -1;
+  new_id(s->id);
+  snprintf(s->state_dir, sizeof s->state_dir, "%s/sandboxes/%s", d->root, s->id);
+  if (sbx_store_idslot_alloc(d->store, s->id, SBX_ID_SLOTS, &s->slot, err) < 0) {
+    free(sp);
+    return -1;
+  }
+  if (mkdir(s->state_dir, 0700) < 0) {
+    sbx_error_sys(err, "create %s", s->state_dir);
+    goto fail;
+  }
+  json_object *spec = json_object_new_object();
+  json_object_object_add(spec, "spare", json_object_new_boolean(1));
+  json_object_object_add(spec, "id", json_object_new_string(s->id));
+  json_object_object_add(spec, "stateDir", json_object_new_string(s->state_dir));
+  json_object_object_add(spec, "hostIdBase", json_object_new_int64(SBX_ID_BASE + (int64_t)s->slot * SBX_ID_SLOT_SIZE));
+  json_object_object_add(spec, "idCount", json_object_new_int64(SBX_ID_SLOT_SIZE));
+  json_object_object_add(spec, "cgroupParent", json_object_new_string("sbx"));
+  json_object_object_add(spec, "removeOnExit", json_object_new_boolean(1));
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    json_object_put(spec);
+    sbx_error_sys(err, "socketpair");
+    goto fail;
+  }
+  int rc = sbx_shim_spawn(d, spec, sv[1], NULL, 0, &s->pid, err);
+  json_object_put(spec);
+  close(sv[1]);
+  if (rc < 0) {
+    close(sv[0]);
+    goto fail;
+  }
+  s->ctl = sv[0];
+  pthread_mutex_lock(&d->lock);
+  sp->next = d->spares;
+  d->spares = sp;
+  d->nspares++;
+  pthread_mutex_unlock(&d->lock);
+  return 0;
+fail:
+  discard(d, s);
+  free(sp);
+  return -1;
+}
+
+void sbx_pool_fill(struct sbx_daemon *d) {
+  for (;;) {
+    pthread_mutex_lock(&d->lock);
+    bool full = d->nspares + d->spares_starting >= d->pool_size;
+    if (!full) d->spares_starting++;
+    pthread_mutex_unlock(&d->lock);
+    if (full) return;
+    sbx_error_t err = {0};
+    int r = spawn_one(d, &err);
+    pthread_mutex_lock(&d->lock);
+    d->spares_starting--;
+    pthread_mutex_unlock(&d->lock);
+    if (r < 0) {
+      fprintf(stderr, "sbxd: warm pool: %s\n", err.msg);
+      return;
+    }
+  }
+}
+
+int sbx_pool_take(struct sbx_daemon *d, struct sbx_spare_info *out) {
+  for (;;) {
+    pthread_mutex_lock(&d->lock);
+    struct sbx_spare *sp = d->spares;
+    if (sp) {
+      d->spares = sp->next;
+      d->nspares--;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (!sp) return 0;
+    *out = sp->info;
+    free(sp);
+    /* a spare that died while waiting (killed by hand, out of memory) is cleaned up here */
+    if (waitpid(out->pid, NULL, WNOHANG) == 0) return 1;
+    out->pid = -1;
+    discard(d, out);
+  }
+}
+
+void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s) {
+  struct sbx_spare *sp = calloc(1, sizeof *sp);
+  if (!sp) {
+    struct sbx_spare_info copy = *s;
+    discard(d, &copy);
+    return;
+  }
+  sp->info = *s;
+  pthread_mutex_lock(&d->lock);
+  sp->next = d->spares;
+  d->spares = sp;
+  d->nspares++;
+  pthread_mutex_unlock(&d->lock);
+}
+
+void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/sandboxes", d->root);
+  DIR *dir = opendir(path);
+  if (!dir) return;
+  struct dirent *e;
+  sbx_error_t err;
+  while ((e = readdir(dir))) {
+    if (e->d_name[0] == '.') continue;
+    json_object *v;
+    if (json_object_object_get_ex(live_ids, e->d_name, &v)) continue;
+    /* a spare of a previous daemon, or what a crash left: nobody's sandbox */
+    snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, e->d_name);
+    sbx_remove_tree(path);
+    sbx_store_idslot_release(d->store, e->d_name, &err);
+  }
+  closedir(dir);
+}

@@ -1,0 +1,30 @@
+/* pool.h: the warm pool of spare sandboxes (see pool.c). */
+#ifndef SBX_POOL_H
+#define SBX_POOL_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sbx_daemon;
+
+struct sbx_spare_info {
+  char id[40];
+  uint32_t slot;
+  char state_dir[4096];
+  pid_t pid;
+  int ctl; /* control socket: the claim is sent here */
+};
+
+/* Start spares until the pool holds its size (--warm-pool). Never fails loudly: a pool
+ * that cannot be filled only makes starts slower. */
+void sbx_pool_fill(struct sbx_daemon *d);
+/* Take a spare: 1 (and *out) or 0 when the pool is empty. */
+int sbx_pool_take(struct sbx_daemon *d, struct sbx_spare_info *out);
+/* Return an unused spare (the claim was refused before anything was sent). */
+void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s);
+/* At start: remove state directories and id slots that no sandbox record owns.
+ * live_ids is a JSON object whose keys are the ids of recorded sandboxes. */
+void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids);
+
+#endif
