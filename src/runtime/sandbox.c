@@ -502,6 +502,10 @@ int sbx_sandbox_prepare(const struct sbx_sandbox_config *c, struct sbx_sandbox *
     close(sp[1]);
     close(st[0]);
     close(st[1]);
+    if (errno == EPERM)
+      return sbx_error_sys(err, "clone the sandbox's namespaces (the kernel refuses new user namespaces to a "
+                                "process in a chroot, and when user.max_user_namespaces is 0: run sbxd outside "
+                                "any chroot)");
     return sbx_error_sys(err, "clone the sandbox's namespaces");
   }
   if (pid == 0) {
