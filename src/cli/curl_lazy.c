@@ -21,6 +21,12 @@ static void *sym(const char *name) {
       fprintf(stderr, "sbx: cannot load libcurl (%s); install libcurl4\n", dlerror());
       exit(1);
     }
+    /* no TLS: the daemon is on a unix socket, and initialising OpenSSL costs milliseconds */
+    CURLcode (*init)(long) = (CURLcode(*)(long))dlsym(lib, "curl_global_init");
+    if (!init || init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
+      fprintf(stderr, "sbx: cannot initialise libcurl\n");
+      exit(1);
+    }
   }
   void *f = dlsym(lib, name);
   if (!f) {
@@ -37,15 +43,10 @@ static void *sym(const char *name) {
     return fn args;                            \
   }
 
-FORWARD(CURLcode, curl_global_init, (long flags), (flags))
 FORWARD(CURL *, curl_easy_init, (void), ())
 FORWARD(CURLcode, curl_easy_perform, (CURL * c), (c))
 FORWARD(const char *, curl_easy_strerror, (CURLcode code), (code))
 FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s))
-
-void curl_global_cleanup(void) {
-  if (lib) ((void (*)(void))sym("curl_global_cleanup"))();
-}
 
 void curl_easy_cleanup(CURL *c) { ((void (*)(CURL *))sym("curl_easy_cleanup"))(c); }
 

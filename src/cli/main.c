@@ -166,12 +166,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sbx: unknown command \"%s\" (see 'sbx --help' for the list)\n", verb);
     return SBX_EXIT_FAILURE;
   }
-  /* no TLS: the daemon is on a unix socket, and initialising OpenSSL costs milliseconds */
-  if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
-    fprintf(stderr, "sbx: cannot initialise libcurl\n");
-    return SBX_EXIT_FAILURE;
-  }
-  int rc = cmd->fn(argc - 1, argv + 1, cmd);
-  curl_global_cleanup();
-  return rc;
+  /* libcurl is loaded and initialised by the first HTTP request (curl_lazy.c) */
+  return cmd->fn(argc - 1, argv + 1, cmd);
 }
