@@ -17,6 +17,66 @@ void sbx_wire_close_fds(int *fds, size_t nfds) {
   }
 }
 
+/* ---- sendmsg/recvmsg with descriptors: the one place that builds SCM_RIGHTS ---------- */
+
+ssize_t sbx_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
+  if (nfds > SBX_WIRE_MAX_FDS) {
+    errno = EINVAL;
+    return -1;
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    memset(&ctl, 0, sizeof ctl);
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+ssize_t sbx_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds, size_t max_fds, bool *truncated) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+  *nfds = 0;
+  *truncated = false;
+  ssize_t n;
+  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (*nfds < max_fds) {
+        fds[(*nfds)++] = fd;
+      } else {
+        close(fd);
+        *truncated = true;
+      }
+    }
+  }
+  if (mh.msg_flags & MSG_CTRUNC) *truncated = true;
+  return n;
+}
+
 static int send_all(int sock, const char *buf, size_t len, sbx_error_t *err) {
   while (len > 0) {
     ssize_t n = send(sock, buf, len, MSG_NOSIGNAL);
@@ -39,25 +99,7 @@ int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_e
   uint32_t hdr = (uint32_t)len;
 
   /* The header goes with the descriptors in one sendmsg, then the body. */
-  struct iovec iov = {.iov_base = &hdr, .iov_len = sizeof hdr};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    memset(&ctl, 0, sizeof ctl);
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = sbx_send_with_fds(sock, &hdr, sizeof hdr, fds, nfds);
   if (n < 0) return sbx_error_sys(err, "send");
   if ((size_t)n < sizeof hdr && send_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)
     return -1;
@@ -83,37 +125,16 @@ int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t ma
   *msg = NULL;
   *nfds = 0;
   uint32_t hdr = 0;
-  struct iovec iov = {.iov_base = &hdr, .iov_len = sizeof hdr};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * SBX_WIRE_MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                      .msg_controllen = sizeof ctl.buf};
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return sbx_error_sys(err, "receive");
-  if (n == 0) return 0;
-
   int got[SBX_WIRE_MAX_FDS];
   size_t ngot = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    int *p = (int *)CMSG_DATA(c);
-    for (size_t i = 0; i < k; i++) {
-      if (ngot < SBX_WIRE_MAX_FDS) got[ngot++] = p[i];
-      else close(p[i]);
-    }
-  }
-  if (mh.msg_flags & MSG_CTRUNC) {
+  bool truncated;
+  ssize_t n = sbx_recv_with_fds(sock, &hdr, sizeof hdr, got, &ngot, SBX_WIRE_MAX_FDS, &truncated);
+  if (n < 0) return sbx_error_sys(err, "receive");
+  if (n == 0) return 0;
+  if (truncated || ngot > max_fds) {
     sbx_wire_close_fds(got, ngot);
-    return sbx_error_set(err, EMSGSIZE, "too many descriptors in one message");
-  }
-  if (ngot > max_fds) {
-    sbx_wire_close_fds(got, ngot);
-    return sbx_error_set(err, EPROTO, "unexpected descriptors in message");
+    return sbx_error_set(err, truncated ? EMSGSIZE : EPROTO,
+                         truncated ? "too many descriptors in one message" : "unexpected descriptors in message");
   }
   char *text = NULL;
   if ((size_t)n < sizeof hdr && recv_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)

@@ -14,7 +14,9 @@
 #define SBX_WIRE_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/error.h"
 
@@ -37,6 +39,13 @@ int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_e
  * (descriptors beyond max_fds are closed and reported as an error). */
 int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t max_fds,
                   sbx_error_t *err);
+
+/* One sendmsg of len bytes with up to SBX_WIRE_MAX_FDS descriptors attached; the bytes sent
+ * or -1 (errno). For datagram-like sockets (SOCK_SEQPACKET) this is a whole message. */
+ssize_t sbx_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+/* One recvmsg (retried on EINTR): the bytes received, 0 at the end, or -1 (errno). Received
+ * descriptors are close-on-exec; beyond max_fds they are closed and *truncated is set. */
+ssize_t sbx_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds, size_t max_fds, bool *truncated);
 
 /* Close every descriptor of an array and set them to -1. */
 void sbx_wire_close_fds(int *fds, size_t nfds);

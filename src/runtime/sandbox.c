@@ -30,12 +30,13 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/wire.h"
 #include "runtime/caps.h"
 #include "runtime/idmap.h"
 #include "runtime/mountfd.h"
 #include "runtime/seccomp.h"
 
-#define MAX_TREES 40
+#define MAX_TREES (SBX_WIRE_MAX_FDS - 3) /* one message carries the trees and up to 3 stdio fds */
 
 enum { TREE_IMAGE = 0, TREE_USR = 1, TREE_VOL0 = 2 };
 
@@ -208,50 +209,17 @@ static void child_fail(int sync, const sbx_error_t *err) {
   _exit(125);
 }
 
+/* A message of the sync socket (SOCK_SEQPACKET), as a NUL-terminated string. */
 static int recv_msg(int sock, char *buf, size_t bufsz, int *fds, size_t *nfds, size_t maxfds) {
-  union {
-    char b[CMSG_SPACE(sizeof(int) * MAX_TREES)];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = {.iov_base = buf, .iov_len = bufsz - 1};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -1;
+  bool truncated;
+  ssize_t n = sbx_recv_with_fds(sock, buf, bufsz - 1, fds, nfds, maxfds, &truncated);
+  if (n < 0 || truncated) return -1;
   buf[n] = '\0';
-  *nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*nfds < maxfds) fds[(*nfds)++] = fd;
-      else close(fd);
-    }
-  }
   return (int)n;
 }
 
 static int send_msg(int sock, const char *text, const int *fds, size_t nfds) {
-  union {
-    char b[CMSG_SPACE(sizeof(int) * MAX_TREES)];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text)};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    memset(&ctl, 0, sizeof ctl);
-    mh.msg_control = ctl.b;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+  return sbx_send_with_fds(sock, text, strlen(text), fds, nfds) < 0 ? -1 : 0;
 }
 
 struct child_fds {
