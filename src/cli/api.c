@@ -125,3 +125,23 @@ int sbx_api_call(const char *method, const char *path, json_object *body, json_o
   *out = parsed;
   return 0;
 }
+
+int sbx_api_call_ref(const char *verb, const char *method, const sbx_ref_t *ref, const char *ns,
+                     json_object **out) {
+  sbx_error_t err = {0};
+  char path[1024];
+  if (sbx_kind_path(ref->kind, ns, ref->name, path, sizeof path, &err) < 0) {
+    fprintf(stderr, "sbx %s: %s\n", verb, err.msg);
+    return 1;
+  }
+  int r = sbx_api_call(method, path, NULL, out, &err);
+  if (r == SBX_API_SERVER_ERROR) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  if (r < 0) {
+    fprintf(stderr, "sbx: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}

@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "cli/kinds.h"
+
 #include "lib/error.h"
 
 #define SBX_DEFAULT_SOCKET "/run/sbx/sbx.sock"
@@ -28,5 +30,11 @@ int sbx_api_unreachable(sbx_error_t *err, const char *socket_path, int errnum);
  * "Error from server (Reason): message", or -1 when there was no usable answer. */
 int sbx_api_call(const char *method, const char *path, json_object *body, json_object **out,
                  sbx_error_t *err);
+
+/* One request about one named object (GET or DELETE of KIND/NAME in ns). Prints what went
+ * wrong, prefixed with `verb` for local errors. Returns 0 (answer in *out), 1 when only this
+ * object failed (go on with the next), -1 when the daemon cannot be reached (stop). */
+int sbx_api_call_ref(const char *verb, const char *method, const sbx_ref_t *ref, const char *ns,
+                     json_object **out);
 
 #endif

@@ -54,22 +54,13 @@ int sbx_cmd_delete(int argc, char **argv, const sbx_cmd_t *self) {
 
   int rc = 0;
   for (size_t i = 0; i < nrefs; i++) {
-    char path[1024], what[128];
+    char what[128];
     _cleanup_json_ json_object *answer = NULL;
-    if (sbx_kind_path(refs[i].kind, ns, refs[i].name, path, sizeof path, &err) < 0) {
-      fprintf(stderr, "sbx delete: %s\n", err.msg);
+    int r = sbx_api_call_ref("delete", "DELETE", &refs[i], ns, &answer);
+    if (r < 0) return SBX_EXIT_FAILURE;
+    if (r > 0) {
       rc = SBX_EXIT_FAILURE;
       continue;
-    }
-    int r = sbx_api_call("DELETE", path, NULL, &answer, &err);
-    if (r == SBX_API_SERVER_ERROR) {
-      fprintf(stderr, "%s\n", err.msg);
-      rc = SBX_EXIT_FAILURE;
-      continue;
-    }
-    if (r < 0) {
-      fprintf(stderr, "sbx: %s\n", err.msg);
-      return SBX_EXIT_FAILURE;
     }
     printf("%s \"%s\" deleted\n", sbx_kind_display(refs[i].kind, what, sizeof what),
            refs[i].name);

@@ -45,24 +45,12 @@ static int get_named(const sbx_kind_t *kind, const sbx_ref_t *refs, size_t nrefs
   if (!items) return SBX_EXIT_FAILURE;
   size_t n = 0;
   for (size_t i = 0; i < nrefs; i++) {
-    sbx_error_t err = {0};
-    char path[1024];
     json_object *obj = NULL;
-    if (sbx_kind_path(refs[i].kind, ns, refs[i].name, path, sizeof path, &err) < 0) {
-      fprintf(stderr, "sbx get: %s\n", err.msg);
+    int r = sbx_api_call_ref("get", "GET", &refs[i], ns, &obj);
+    if (r != 0) {
       rc = SBX_EXIT_FAILURE;
+      if (r < 0) break;
       continue;
-    }
-    int r = sbx_api_call("GET", path, NULL, &obj, &err);
-    if (r == SBX_API_SERVER_ERROR) {
-      fprintf(stderr, "%s\n", err.msg);
-      rc = SBX_EXIT_FAILURE;
-      continue;
-    }
-    if (r < 0) {
-      fprintf(stderr, "sbx: %s\n", err.msg);
-      rc = SBX_EXIT_FAILURE;
-      break;
     }
     if (obj) items[n++] = obj;
   }
