@@ -513,3 +513,33 @@ def test_host_image_writes_do_not_outlive_the_sandbox(sbx):
     r = sbx("run", "--rm", "--", "/usr/bin/ls", "/tmp", "/etc/sbx-e2e-left")
     assert "sbx-e2e-left" not in r.stdout, explain(r)
     assert not os.path.exists("/etc/sbx-e2e-left")
+
+
+JUPYTER = r"""
+import os, subprocess, sys, time, urllib.request
+# Debian's Jupyter, started as a data scientist would, inside the sandbox's own network
+nb = subprocess.Popen(["/usr/bin/jupyter", "notebook", "--no-browser", "--allow-root", "--ip", "127.0.0.1",
+                       "--port", "8888", "--NotebookApp.token=t"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL)
+for _ in range(200):
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:8888/api/kernels?token=t", timeout=1).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("jupyter did not answer")
+# a kernel starts (and is reaped when the server stops)
+req = urllib.request.Request("http://127.0.0.1:8888/api/kernels?token=t", data=b"{}", method="POST")
+print("kernel", urllib.request.urlopen(req, timeout=20).status)
+nb.terminate()
+nb.wait(20)
+print("jupyter ok")
+"""
+
+
+def test_jupyter_runs_in_the_host_image(sbx):
+    """The host image exists to run Debian's Jupyter: it starts, answers and starts a kernel."""
+    r = sbx("run", "--rm", "--memory", "2Gi", "--", PY, "-c", JUPYTER, timeout=120)
+    assert r.returncode == 0, explain(r)
+    assert "kernel 201" in r.stdout and "jupyter ok" in r.stdout, explain(r)
