@@ -5,7 +5,9 @@
  * it: a NUL begins the stream protocol, handled in that thread; anything else is HTTP, and
  * the connection goes to libmicrohttpd (MHD_add_connection, a thread per connection), which
  * parses it. The socket is mode 0666: anyone may talk to the daemon, and every request is
- * attributed to the caller's uid from SO_PEERCRED. */
+ * attributed to the caller's uid from SO_PEERCRED. Each uid may hold at most
+ * MAX_PENDING_PER_UID connections at once (HTTP ones until they close), so one user's flood
+ * of idle connections cannot take the daemon from the others. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +27,40 @@
 #include "lib/wire.h"
 
 #define FIRST_BYTE_TIMEOUT_MS 10000
+/* Connections waiting for their first byte, or in a stream request, are counted per uid: a
+ * user who floods the socket with silent connections runs out of their own share, and
+ * other users (and root) are still served. */
+#define MAX_PENDING_PER_UID 64
+
+struct pending_uid {
+  uid_t uid;
+  int n;
+  struct pending_uid *next;
+};
+static struct pending_uid *pending_list;
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool pending_take(uid_t uid) {
+  pthread_mutex_lock(&pending_lock);
+  struct pending_uid *p = pending_list;
+  while (p && p->uid != uid) p = p->next;
+  if (!p && (p = calloc(1, sizeof *p))) {
+    p->uid = uid;
+    p->next = pending_list;
+    pending_list = p;
+  }
+  bool ok = p && p->n < MAX_PENDING_PER_UID;
+  if (ok) p->n++;
+  pthread_mutex_unlock(&pending_lock);
+  return ok;
+}
+
+static void pending_release(uid_t uid) {
+  pthread_mutex_lock(&pending_lock);
+  for (struct pending_uid *p = pending_list; p; p = p->next)
+    if (p->uid == uid) p->n--;
+  pthread_mutex_unlock(&pending_lock);
+}
 
 int sbx_caller_from_socket(struct sbx_daemon *d, int fd, struct sbx_caller *c, sbx_error_t *err) {
   struct ucred cr;
@@ -81,6 +117,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
   sbx_api_request_done(cls, c, con_cls, (int)toe);
 }
 
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code) {
+  (void)cls;
+  (void)socket_context;
+  if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) pending_release(cr.uid);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   /* TCP socket options do not apply to unix sockets; libmicrohttpd tries them anyway */
@@ -95,6 +142,7 @@ int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err) {
   struct MHD_Daemon *m = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d,
                                           MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, d,
+                                          MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
                                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
   if (!m) return sbx_error_set(err, EIO, "cannot start the HTTP server");
   d->mhd = m;
@@ -140,6 +188,14 @@ static void serve_stream(struct sbx_daemon *d, int fd) {
 
 static void *dispatch(void *arg) {
   struct conn *c = arg;
+  struct ucred cr = {.uid = (uid_t)-1};
+  socklen_t crlen = sizeof cr;
+  getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen);
+  if (!pending_take(cr.uid)) {
+    close(c->fd);
+    free(c);
+    return NULL;
+  }
   struct pollfd p = {c->fd, POLLIN, 0};
   char first;
   if (poll(&p, 1, FIRST_BYTE_TIMEOUT_MS) == 1 && recv(c->fd, &first, 1, MSG_PEEK) == 1) {
@@ -151,12 +207,16 @@ static void *dispatch(void *arg) {
       getsockname(c->fd, (struct sockaddr *)&sa, &len);
       if (MHD_add_connection(c->d->mhd, c->fd, (struct sockaddr *)&sa, len) == MHD_YES) {
         free(c);
-        return NULL; /* libmicrohttpd owns the fd now */
+        return NULL; /* libmicrohttpd owns the fd now, and releases the slot at its close */
       }
+      free(c); /* refused: libmicrohttpd has closed the fd already */
+      pending_release(cr.uid);
+      return NULL;
     }
   }
   close(c->fd);
   free(c);
+  pending_release(cr.uid);
   return NULL;
 }
 

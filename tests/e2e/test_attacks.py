@@ -1040,3 +1040,35 @@ def test_15_malicious_pickle(daemon, sbx, users, host_canary, host_listener, hos
     assert host_sleeper.poll() is None and host_listener["accepted"]() == []
     assert {f: Path(f).read_text() for f in host_knobs} == host_knobs
     daemon.assert_alive()
+
+
+def test_silent_connection_flood_does_not_lock_out_other_users(daemon, sbx, users):
+    """A user who opens hundreds of connections and never speaks (from the host: the socket is
+    not reachable from inside a sandbox) only uses up their own share: other users and root
+    are still served, and the flooder is served again once the connections close."""
+    alice = users["alice"]
+    flood = r"""
+import os, socket, sys, time
+socks = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    socks.append(s)
+print("flooding", flush=True)
+time.sleep(6)
+"""
+    p = subprocess.Popen(["setpriv", f"--reuid={alice.uid}", f"--regid={alice.gid}", "--init-groups", "--",
+                          PY, "-c", flood, str(daemon.sock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "flooding"
+        t0 = time.monotonic()
+        for who in (users["bob"], None):
+            r = sbx("get", "sandboxes", user=who, timeout=10)
+            assert r.returncode == 0, explain(r)
+        assert time.monotonic() - t0 < 5, "other users waited on alice's flood"
+        r = sbx("get", "sandboxes", user=alice, timeout=10)
+        assert r.returncode != 0, "alice past her share of connections was still served"
+    finally:
+        p.wait(20)
+    r = sbx("get", "sandboxes", user=alice, timeout=10)
+    assert r.returncode == 0, explain(r)
