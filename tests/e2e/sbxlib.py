@@ -302,6 +302,15 @@ def syscall(name, *args):
 def ename(e):
     return errno.errorcode.get(e, str(e))
 
+def read_all(fd):
+    """Everything a pipe delivers until its writers are gone."""
+    data = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return data
+        data += chunk
+
 def attempt(fn):
     """Runs fn() in a forked child; "OK"/"OK:<value>", the errno name, or "EXC:<repr>"."""
     r, w = os.pipe()
@@ -321,12 +330,7 @@ def attempt(fn):
         os.write(w, out.encode()[:8000])
         os._exit(0)
     os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_all(r)
     os.close(r)
     os.waitpid(pid, 0)
     return data.decode(errors="replace") or "EXC:the child died without a result"

@@ -621,12 +621,7 @@ def as_uid_1000(argv):
             os.write(w, ("EXECERR " + ename(e.errno)).encode())
         os._exit(127)
     os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_all(r)
     os.waitpid(pid, 0)
     return data.decode(errors="replace").strip()
 R["id -u"] = as_uid_1000(["/tmp/id-suid", "-u"])
@@ -1070,3 +1065,40 @@ time.sleep(6)
         p.wait(20)
     r = sbx("get", "sandboxes", user=alice, timeout=10)
     assert r.returncode == 0, explain(r)
+
+
+RAW_CLIENT = r"""
+import json, os, socket, struct, sys
+# A hand-made client, not sbx: it sends the daemon descriptors opened with O_PATH, which
+# needs no permission on the path itself, hoping the daemon will mount them anyway.
+sock, path, how = sys.argv[1:4]
+fd = os.open(path, os.O_PATH)
+req = {"op": "run", "rm": True, "command": ["/usr/bin/true"]}
+if how == "volume":
+    req["mounts"] = [{"fd": 0, "destination": "/x", "readOnly": True}]
+else:
+    req["image"], req["imageFd"] = "rootfs", 0
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+s.sendall(b"\0SBX")
+body = json.dumps(req).encode()
+socket.send_fds(s, [struct.pack("I", len(body))], [fd])
+s.sendall(body)
+n = struct.unpack("I", s.recv(4, socket.MSG_WAITALL))[0]
+print(s.recv(n, socket.MSG_WAITALL).decode())
+"""
+
+
+@pytest.mark.parametrize("how", ["volume", "image"])
+def test_descriptors_opened_without_read_rights_are_refused(daemon, users, how):
+    """-v and rootfs:DIR trust the caller's descriptor as proof of access, so one opened with
+    O_PATH (no right on the path itself: bob's 0700 home, as alice) must be refused."""
+    alice, bob = users["alice"], users["bob"]
+    os.chmod(bob.home, 0o700)
+    r = subprocess.run(["setpriv", f"--reuid={alice.uid}", f"--regid={alice.gid}", "--init-groups", "--",
+                        PY, "-c", RAW_CLIENT, str(daemon.sock), str(bob.home), how],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    reply = json.loads(r.stdout)
+    assert reply.get("ok") is False, reply
+    assert "opened for reading" in reply.get("message", ""), reply
