@@ -2,9 +2,10 @@
  *
  * A run request (docs/protocol.md) is validated completely before anything changes: names,
  * quantities, paths, ids, descriptors. Then, in order: the Sandbox object is stored (so the
- * name is taken atomically), a host id slot is allocated, the state directory is made, and
- * a shim is spawned with the spec and the descriptors; the client gets a socket to that
- * shim and the daemon steps out of the data path. Any failure undoes the steps before it.
+ * name is taken atomically), a spare's id slot and state directory are taken over (or, with
+ * no spare, allocated and made), and a warm-pool spare is claimed (or, when the pool is empty, a shim is spawned) with the spec
+ * and the descriptors; the client gets a socket to that shim and the daemon steps out of the
+ * data path. Any failure undoes the steps before it.
  *
  * The stored object is a Sandbox as the user would have applied it, plus status, plus an
  * internal "x-sbx" member (id, state dir, id slot, shim pid, flags) that is never served. */

@@ -3,11 +3,14 @@
  * sbxd starts one shim per sandbox and forgets about it until it exits: the shim is the
  * parent of the sandbox's pid 1, so it is what sees the sandbox end, and it does not need
  * the daemon to be alive (sandboxes outlive sbxd). It is started with:
- *   fd 3  the spec: a JSON object (see shim_spec below and docs/protocol.md)
- *   fd 4  the client channel: a socket to `sbx run` (stream protocol frames), or -1
+ *   fd 3  the spec: a JSON object (config_from_spec below, and docs/protocol.md)
+ *   fd 4  the client channel: a socket to `sbx run` (stream protocol frames), or /dev/null
  *   fd 5  a sealed memfd holding sbx-init
  *   fd 6  a sealed memfd holding the compiled seccomp filter
  *   fd 7+ the descriptors the spec names (image, volumes)
+ * A warm-pool spare (spec {"spare":true,...}) gets the daemon's control socket at fd 4
+ * instead; it prepares its sandbox, then waits there for the claim: the real spec, with the
+ * client channel and the image and volume descriptors attached (pool.c).
  * It starts the sandbox (src/runtime/sandbox.c), hands the client its stdio (pipes or the
  * pty master), forwards the client's signals, and when pid 1 ends: works out why (exit
  * code, signal, OOM kill from the cgroup), tears everything down (cgroup, writable layer
