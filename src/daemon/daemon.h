@@ -59,6 +59,22 @@ int sbx_server_listen(struct sbx_daemon *d, sbx_error_t *err);
 int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err);
 void sbx_server_accept_loop(struct sbx_daemon *d);
 
+/* Stream operations (server.c's table): each answers on conn with one frame,
+ * {"ok":true,...} (plus descriptors) or {"ok":false,"reason":…,"message":…}. The fds
+ * received with the request are closed by the caller afterwards. */
+typedef void (*sbx_stream_op_fn)(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req,
+                                 int *fds, size_t nfds);
+void sbx_stream_reply_error(int conn, const char *reason, const char *message);
+/* reason from err->errnum: ENOENT NotFound, EINVAL Invalid, EBUSY Conflict, EACCES Forbidden */
+void sbx_stream_reply_err(int conn, const sbx_error_t *err);
+
+/* objects.c: the caller's sandbox (ENOENT, "not found", for another user's), its state
+ * dir (x-sbx.stateDir; NULL if none) and its shim's status.json (NULL if none) */
+int sbx_sandbox_find(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
+                     sbx_error_t *err);
+const char *sbx_sandbox_state_dir(json_object *obj);
+json_object *sbx_sandbox_runtime_status(json_object *obj);
+
 /* run.c: the stream protocol's `run` */
 void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds);

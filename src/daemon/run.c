@@ -36,15 +36,6 @@
 #define DEFAULT_TMP (1LL << 30)
 #define GRACE_SECONDS 10
 
-static void reply_error(int conn, const char *reason, const char *message) {
-  sbx_error_t err;
-  _cleanup_json_ json_object *r = json_object_new_object();
-  json_object_object_add(r, "ok", json_object_new_boolean(0));
-  json_object_object_add(r, "reason", json_object_new_string(reason));
-  json_object_object_add(r, "message", json_object_new_string(message));
-  sbx_wire_send(conn, r, NULL, 0, &err);
-}
-
 static void random_hex(char *out, size_t nbytes) {
   unsigned char b[32];
   if (nbytes > sizeof b) nbytes = sizeof b;
@@ -329,7 +320,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   sbx_error_t err = {0};
   struct run_req r;
   if (validate(req, fds, nfds, who, &r, &err) < 0) {
-    reply_error(conn, err.errnum == ENOTSUP ? "NotSupported" : "Invalid", err.msg);
+    sbx_stream_reply_error(conn, err.errnum == ENOTSUP ? "NotSupported" : "Invalid", err.msg);
     json_object_put(r.volumes);
     json_object_put(r.env);
     return;
@@ -365,9 +356,9 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
       char msg[256];
       snprintf(msg, sizeof msg, "a sandbox named \"%s\" already exists; choose another --name or `sbx delete sandbox %s`",
                r.name, r.name);
-      reply_error(conn, "AlreadyExists", msg);
+      sbx_stream_reply_error(conn, "AlreadyExists", msg);
     } else {
-      reply_error(conn, "InternalError", err.msg);
+      sbx_stream_reply_error(conn, "InternalError", err.msg);
     }
     if (have_spare) sbx_pool_give_back(d, &spare);
     return;
@@ -382,14 +373,14 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   if (have_spare) {
     slot = spare.slot;
   } else if (sbx_store_idslot_alloc(d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    reply_error(conn, err.errnum == ENOSPC ? "Forbidden" : "InternalError",
+    sbx_stream_reply_error(conn, err.errnum == ENOSPC ? "Forbidden" : "InternalError",
                 err.errnum == ENOSPC ? "no free host id range is left: too many sandboxes" : err.msg);
     goto undo;
   }
   have_slot = true;
   if (!have_spare && mkdir(state_dir, 0700) < 0) {
     sbx_error_sys(&err, "create %s", state_dir);
-    reply_error(conn, "InternalError", err.msg);
+    sbx_stream_reply_error(conn, "InternalError", err.msg);
     goto undo;
   }
 
@@ -399,7 +390,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
     host_image_fd = open(d->host_image, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (host_image_fd < 0) {
       sbx_error_sys(&err, "open the host image %s", d->host_image);
-      reply_error(conn, "InternalError", err.msg);
+      sbx_stream_reply_error(conn, "InternalError", err.msg);
       goto undo;
     }
     extra[nextra++] = host_image_fd;
@@ -448,7 +439,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
     json_object_put(spec);
     sbx_error_sys(&err, "socketpair");
-    reply_error(conn, "InternalError", err.msg);
+    sbx_stream_reply_error(conn, "InternalError", err.msg);
     goto undo;
   }
   int rc;
@@ -469,7 +460,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   close(sp[1]);
   if (rc < 0) {
     close(sp[0]);
-    reply_error(conn, "InternalError", err.msg);
+    sbx_stream_reply_error(conn, "InternalError", err.msg);
     goto undo;
   }
   json_object_object_add(x, "shimPid", json_object_new_int(shim));

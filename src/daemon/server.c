@@ -154,6 +154,15 @@ struct conn {
   int fd;
 };
 
+struct stream_op {
+  const char *name;
+  sbx_stream_op_fn fn;
+};
+
+static const struct stream_op stream_ops[] = {
+    {"run", sbx_run_handle},
+};
+
 static void serve_stream(struct sbx_daemon *d, int fd) {
   char magic[SBX_WIRE_MAGIC_LEN];
   sbx_error_t err = {0};
@@ -173,15 +182,13 @@ static void serve_stream(struct sbx_daemon *d, int fd) {
     return;
   }
   const char *op = sbx_json_str(req, "op");
-  if (op && strcmp(op, "run") == 0) {
-    sbx_run_handle(d, fd, &who, req, fds, nfds);
-  } else {
-    _cleanup_json_ json_object *r = json_object_new_object();
-    json_object_object_add(r, "ok", json_object_new_boolean(0));
-    json_object_object_add(r, "reason", json_object_new_string("BadRequest"));
-    json_object_object_add(r, "message", json_object_new_string("unknown stream operation"));
-    sbx_wire_send(fd, r, NULL, 0, &err);
-  }
+  const struct stream_op *o = NULL;
+  for (size_t i = 0; op && i < sizeof stream_ops / sizeof stream_ops[0]; i++)
+    if (strcmp(stream_ops[i].name, op) == 0) o = &stream_ops[i];
+  if (o)
+    o->fn(d, fd, &who, req, fds, nfds);
+  else
+    sbx_stream_reply_error(fd, "BadRequest", "unknown stream operation");
   sbx_wire_close_fds(fds, nfds);
   json_object_put(req);
 }

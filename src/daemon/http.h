@@ -1,0 +1,58 @@
+/* http.h: what every REST handler of sbxd shares (api.c routes, one file per resource).
+ *
+ * api.c parses the Kubernetes-shaped path
+ *     /apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]]
+ *     /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]]
+ * into a struct sbx_http_req, finds the resource in its route table and calls the
+ * handler. Handlers answer with sbx_http_json() or sbx_http_status(); errors are Status
+ * objects. Another user's object is always answered exactly like a missing one. */
+#ifndef SBX_HTTP_H
+#define SBX_HTTP_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "daemon/daemon.h"
+
+struct MHD_Connection;
+
+struct sbx_http_req {
+  struct sbx_daemon *d;
+  struct MHD_Connection *c;
+  const char *method;             /* GET, POST, PUT, PATCH, DELETE */
+  const struct sbx_caller *who;
+  const char *api_version;        /* "v1" or "agents.x-k8s.io/v1beta1": what the URL asked */
+  const char *ns;                 /* NULL: across namespaces */
+  const char *name;               /* NULL: the collection */
+  const char *subresource;        /* NULL, or e.g. "status", "log" */
+  const char *body;               /* request body (NUL-terminated), NULL if none */
+  size_t body_len;
+};
+
+typedef int (*sbx_http_handler_fn)(const struct sbx_http_req *r);
+
+int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o);
+int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message);
+/* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",
+ * EEXIST -> 409 AlreadyExists, EINVAL -> 422 Invalid, EBUSY -> 409 Conflict,
+ * EACCES/EPERM -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
+int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_error_t *err);
+/* the query argument `key`, or NULL */
+const char *sbx_http_query(const struct sbx_http_req *r, const char *key);
+/* ?allUsers=true: the owner to list (SBX_OWNER_ANY for everyone, else the caller);
+ * -1 with a 403 already answered when a non-admin asks for everyone */
+int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered);
+/* the request body as a JSON object; NULL with a 400 answered into *answered */
+json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered);
+/* What the user sees of a stored object: a deep copy without our bookkeeping ("x-sbx"),
+ * with the owner as an annotation when owner != SBX_OWNER_ANY, and apiVersion set when
+ * not NULL. */
+json_object *sbx_http_served(json_object *stored, uid_t owner, const char *apiversion);
+/* {"apiVersion":…,"kind":list_kind,"metadata":{},"items":items} (takes items) */
+json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_object *items);
+
+/* resource handlers (one file each) */
+int sbx_api_sandboxes(const struct sbx_http_req *r);
+
+#endif
