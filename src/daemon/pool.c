@@ -26,19 +26,13 @@
 #include "daemon/daemon.h"
 #include "daemon/pool.h"
 #include "lib/fsutil.h"
+#include "lib/names.h"
 #include "lib/wire.h"
 
 struct sbx_spare {
   struct sbx_spare_info info;
   struct sbx_spare *next;
 };
-
-static void new_id(char *out) {
-  unsigned char b[8];
-  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-    for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)rand();
-  for (size_t i = 0; i < sizeof b; i++) sprintf(out + 2 * i, "%02x", b[i]);
-}
 
 static void discard(struct sbx_daemon *d, struct sbx_spare_info *s) {
   sbx_error_t err;
@@ -56,7 +50,7 @@ static int spawn_one(struct sbx_daemon *d, sbx_error_t *err) {
   if (!sp) return sbx_error_set(err, ENOMEM, "pool");
   struct sbx_spare_info *s = &sp->info;
   s->ctl = -1;
-  new_id(s->id);
+  sbx_random_hex(s->id, 8);
   snprintf(s->state_dir, sizeof s->state_dir, "%s/sandboxes/%s", d->root, s->id);
   if (sbx_store_idslot_alloc(d->store, s->id, SBX_ID_SLOTS, &s->slot, err) < 0) {
     free(sp);

@@ -28,6 +28,7 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
+#include "lib/timefmt.h"
 #include "lib/quantity.h"
 #include "lib/wire.h"
 
@@ -35,21 +36,6 @@
 #define DEFAULT_SHM (64LL << 20)
 #define DEFAULT_TMP (1LL << 30)
 #define GRACE_SECONDS 10
-
-static void random_hex(char *out, size_t nbytes) {
-  unsigned char b[32];
-  if (nbytes > sizeof b) nbytes = sizeof b;
-  if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
-    for (size_t i = 0; i < nbytes; i++) b[i] = (unsigned char)rand();
-  for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static void now_rfc3339(char *buf, size_t n) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* An absolute path with no "." or ".." components and no empty ones after the first. */
 static int check_abs_path(const char *p, const char *what, sbx_error_t *err) {
@@ -130,7 +116,7 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   if (r->name && sbx_name_validate_label(r->name, "--name", err) < 0) return -1;
   if (!r->name) {
     strcpy(r->genname, "run-");
-    random_hex(r->genname + 4, 5);
+    sbx_random_hex(r->genname + 4, 5);
     r->name = r->genname;
   }
   r->ns = sbx_json_str(q, "namespace");
@@ -289,7 +275,7 @@ static json_object *make_object(const struct run_req *r, const char *id, const c
 static void set_status(json_object *obj, const char *ready, const char *reason, const char *message,
                        json_object *state /* containerStatuses[0].state, consumed */) {
   char ts[32];
-  now_rfc3339(ts, sizeof ts);
+  sbx_now_rfc3339(ts, sizeof ts);
   json_object *st = json_object_new_object(), *conds = json_object_new_array(), *cond = json_object_new_object();
   json_object_object_add(cond, "type", json_object_new_string("Ready"));
   json_object_object_add(cond, "status", json_object_new_string(ready));
@@ -335,10 +321,10 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
     snprintf(id, sizeof id, "%s", spare.id);
     snprintf(state_dir, sizeof state_dir, "%s", spare.state_dir);
   } else {
-    random_hex(id, 8);
+    sbx_random_hex(id, 8);
     snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", d->root, id);
   }
-  now_rfc3339(ts, sizeof ts);
+  sbx_now_rfc3339(ts, sizeof ts);
   snprintf(image_desc, sizeof image_desc, "%s", r.host_image ? "host" : "rootfs");
 
   _cleanup_json_ json_object *obj = make_object(&r, id, ts, image_desc);

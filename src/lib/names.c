@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/random.h>
 
 #define LABEL_RULE                                                                       \
   "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', starting and ending with a "   \
@@ -177,4 +179,12 @@ int sbx_name_validate_label(const char *name, const char *what, sbx_error_t *err
   /* errnum set after the message so no strerror() text is appended to it. */
   if (err) err->errnum = EINVAL;
   return -1;
+}
+
+void sbx_random_hex(char *out, size_t nbytes) {
+  unsigned char b[32];
+  if (nbytes > sizeof b) nbytes = sizeof b;
+  if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+    for (size_t i = 0; i < nbytes; i++) b[i] = (unsigned char)rand();
+  for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }

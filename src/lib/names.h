@@ -32,4 +32,7 @@ bool sbx_is_env_name(const char *s);
  * cut at `max` input characters with "..." appended, for error messages. */
 void sbx_escape_for_message(const char *s, size_t max, char *out, size_t outsz);
 
+/* 2*nbytes lowercase hex digits of randomness (nbytes <= 32) into out (2*nbytes+1 bytes) */
+void sbx_random_hex(char *out, size_t nbytes);
+
 #endif

@@ -195,3 +195,33 @@ int sbx_json_bool(json_object *o, const char *key, int dflt) {
     return dflt;
   return json_object_get_boolean(v);
 }
+
+json_object *sbx_json_path(json_object *o, const char *dotted) {
+  char key[128];
+  const char *p = dotted;
+  while (o && *p) {
+    size_t n = strcspn(p, ".");
+    if (n >= sizeof key) return NULL;
+    memcpy(key, p, n);
+    key[n] = '\0';
+    json_object *next;
+    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &next)) return NULL;
+    o = next;
+    p += n;
+    if (*p == '.') p++;
+  }
+  return o;
+}
+
+size_t sbx_json_len(json_object *o, const char *key) {
+  json_object *a;
+  if (!o || !json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array)) return 0;
+  return json_object_array_length(a);
+}
+
+json_object *sbx_json_at(json_object *o, const char *key, size_t i) {
+  if (i >= sbx_json_len(o, key)) return NULL;
+  json_object *a;
+  json_object_object_get_ex(o, key, &a);
+  return json_object_array_get_idx(a, i);
+}

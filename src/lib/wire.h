@@ -54,5 +54,11 @@ void sbx_wire_close_fds(int *fds, size_t nfds);
 const char *sbx_json_str(json_object *o, const char *key);      /* NULL if absent */
 long long sbx_json_int(json_object *o, const char *key, long long dflt);
 int sbx_json_bool(json_object *o, const char *key, int dflt);
+/* o's member at a dotted path ("spec.podTemplate.spec"), NULL if any step is absent */
+json_object *sbx_json_path(json_object *o, const char *dotted);
+/* the number of elements of o's array member `key`, 0 if absent or not an array */
+size_t sbx_json_len(json_object *o, const char *key);
+/* element i of o's array member `key`, NULL if none */
+json_object *sbx_json_at(json_object *o, const char *key, size_t i);
 
 #endif

@@ -97,7 +97,7 @@ int sbx_caps_from_name(const char *name) {
   return -1;
 }
 
-static const char *cap_name(int c) {
+const char *sbx_caps_name(int c) {
   return c >= 0 && c <= CAP_LAST_CAP && cap_names[c] ? cap_names[c] : "newer than sbx";
 }
 
@@ -132,13 +132,13 @@ int sbx_caps_apply(uint64_t keep, sbx_error_t *err) {
     if (in < 0) {
       if (errno == EINVAL) break; /* past the kernel's last capability after all */
       return sbx_error_sys(err, "caps: read capability %d (%s) in the bounding set", c,
-                           cap_name(c));
+                           sbx_caps_name(c));
     }
     if (in && prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0)
       return sbx_error_sys(err,
                            "caps: drop capability %d (%s) from the bounding set "
                            "(needs CAP_SETPCAP)",
-                           c, cap_name(c));
+                           c, sbx_caps_name(c));
   }
 
   /* 2. the ambient set (EINVAL: a kernel older than 4.3 has none) */
@@ -156,7 +156,7 @@ int sbx_caps_apply(uint64_t keep, sbx_error_t *err) {
     int c = __builtin_ctzll(missing);
     return sbx_error_set(err, EPERM,
                          "caps: cannot keep capability %d (%s): the process does not hold it",
-                         c, cap_name(c));
+                         c, sbx_caps_name(c));
   }
   for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
     data[i].permitted = data[i].effective = (uint32_t)(keep >> (32 * i));

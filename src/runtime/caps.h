@@ -17,6 +17,8 @@ uint64_t sbx_caps_default_mask(void);
 /* Parse a capability name ("NET_RAW", "CAP_NET_RAW", any case) to its number, -1 if
  * unknown. */
 int sbx_caps_from_name(const char *name);
+/* The name of capability number c without "CAP_" ("CHOWN"). */
+const char *sbx_caps_name(int c);
 
 /* Restrict the calling process to `keep`: drop every other capability from the bounding
  * set, set permitted and effective to `keep`, clear inheritable and ambient.
