@@ -32,6 +32,7 @@ struct route {
 
 static const struct route routes[] = {
     {SBX_API_GROUP, "sandboxes", sbx_api_sandboxes},
+    {"", "events", sbx_api_events},
 };
 
 static bool version_served(const char *group, const char *v) {

@@ -2,48 +2,226 @@
  *
  *   GET    .../sandboxes                 (all namespaces), .../namespaces/NS/sandboxes
  *   GET    .../namespaces/NS/sandboxes/NAME
- *   DELETE .../namespaces/NS/sandboxes/NAME
+ *   POST   .../namespaces/NS/sandboxes           create (201; 409 if it exists)
+ *   PUT    .../namespaces/NS/sandboxes/NAME      replace (200), or create (201)
+ *   DELETE .../namespaces/NS/sandboxes/NAME      stop and remove; its volumes are kept
+ * A body is validated in full before anything changes (lib/validate.c), converted to the
+ * stored form (v1beta1, lib/convert.c) and answered in the version the URL names.
+ * Declared sandboxes are run by the reconciler; their status is computed when served.
  * Objects belong to the caller; another user's is "not found". */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/http.h"
+#include "daemon/reconcile.h"
 #include "lib/cleanup.h"
+#include "lib/convert.h"
 #include "lib/names.h"
+#include "lib/timefmt.h"
+#include "lib/validate.h"
 #include "lib/wire.h"
 
 #define WHAT "sandboxes." SBX_API_GROUP
 
-int sbx_api_sandboxes(const struct sbx_http_req *r) {
+/* the served form: bookkeeping out, live status in, in the version asked for */
+static json_object *served(const struct sbx_http_req *r, json_object *stored, uid_t owner) {
+  _cleanup_json_ json_object *copy = NULL;
+  json_object_deep_copy(stored, &copy, NULL);
+  json_object *x;
+  if (json_object_object_get_ex(copy, SBX_INTERNAL, &x) && strcmp(sbx_json_str(x, "mode") ?: "", "pod") == 0) {
+    _cleanup_json_ json_object *rt = sbx_json_int(x, "shimPid", 0) > 0 || sbx_json_bool(x, "completed", 0)
+                                         ? sbx_sandbox_runtime_status(copy)
+                                         : NULL;
+    json_object_object_add(copy, "status", sbx_pod_status(copy, rt));
+  }
+  _cleanup_json_ json_object *v = sbx_sandbox_for_version(copy, r->api_version);
+  return sbx_http_served(v ? v : copy, owner, NULL);
+}
+
+static int answer_list(const struct sbx_http_req *r) {
   sbx_error_t err = {0};
   int answered;
+  uid_t owner;
+  if (sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
+  _cleanup_json_ json_object *items = NULL;
+  if (sbx_store_list(r->d->store, "Sandbox", r->ns, owner, &items, &err) < 0) return sbx_http_error(r, WHAT, &err);
+  json_object *out = json_object_new_array();
+  for (size_t i = 0; i < json_object_array_length(items); i++)
+    json_object_array_add(out, served(r, json_object_array_get_idx(items, i), SBX_OWNER_ANY));
+  _cleanup_json_ json_object *list = sbx_http_list(r->api_version, "SandboxList", out);
+  return sbx_http_json(r, 200, list);
+}
+
+/* The body, validated and in stored form; NULL with the answer given */
+static json_object *read_body(const struct sbx_http_req *r, int *answered) {
+  _cleanup_json_ json_object *body = sbx_http_body_json(r, answered);
+  if (!body) return NULL;
+  sbx_error_t err = {0};
+  const char *kind = sbx_json_str(body, "kind"), *av = sbx_json_str(body, "apiVersion");
+  if (!kind || strcmp(kind, "Sandbox") != 0 || !av || strcmp(av, r->api_version) != 0) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "the body must be a Sandbox of apiVersion %s (got %s %s)", r->api_version,
+             av ? av : "no apiVersion", kind ? kind : "no kind");
+    *answered = sbx_http_status(r, 400, "BadRequest", msg);
+    return NULL;
+  }
+  if (sbx_validate(body, NULL, &err) < 0) {
+    *answered = sbx_http_status(r, 422, "Invalid", err.msg);
+    return NULL;
+  }
+  json_object *meta = sbx_json_path(body, "metadata");
+  const char *name = sbx_json_str(meta, "name"), *ns = sbx_json_str(meta, "namespace");
+  if (r->name && (!name || strcmp(name, r->name) != 0)) {
+    *answered = sbx_http_status(r, 400, "BadRequest", "metadata.name does not match the name in the URL");
+    return NULL;
+  }
+  if (ns && strcmp(ns, r->ns) != 0) {
+    *answered = sbx_http_status(r, 400, "BadRequest",
+                                "the namespace of the object does not match the namespace of the request");
+    return NULL;
+  }
+  json_object *stored = sbx_sandbox_to_stored(body, &err);
+  if (!stored) {
+    *answered = sbx_http_status(r, 422, "Invalid", err.msg);
+    return NULL;
+  }
+  json_object_object_add(sbx_json_path(stored, "metadata"), "namespace", json_object_new_string(r->ns));
+  return stored;
+}
+
+static int create(const struct sbx_http_req *r, json_object *obj) {
+  sbx_error_t err = {0};
+  char id[20], ts[32], uid[40], state_dir[4096];
+  const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name");
+  sbx_random_hex(id, 8);
+  sbx_random_hex(uid, 16);
+  sbx_now_rfc3339(ts, sizeof ts);
+  snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", r->d->root, id);
+  uint32_t slot;
+  if (sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
+    if (err.errnum == ENOSPC) sbx_error_set(&err, ENOSPC, "no free host id range is left: too many sandboxes");
+    return sbx_http_error(r, WHAT, &err);
+  }
+  json_object *meta = sbx_json_path(obj, "metadata");
+  json_object_object_add(meta, "uid", json_object_new_string(uid));
+  json_object_object_add(meta, "creationTimestamp", json_object_new_string(ts));
+  json_object_object_add(meta, "generation", json_object_new_int64(1));
+  json_object *x = sbx_internal(obj);
+  json_object_object_add(x, "mode", json_object_new_string("pod"));
+  json_object_object_add(x, "id", json_object_new_string(id));
+  json_object_object_add(x, "stateDir", json_object_new_string(state_dir));
+  json_object_object_add(x, "idSlot", json_object_new_int64(slot));
+  json_object_object_add(x, "owner", json_object_new_int64(r->who->uid));
+  json_object_object_add(x, "ownerGid", json_object_new_int64(r->who->gid));
+  sbx_pod_event(obj, "Normal", "Created", "the sandbox was created");
+  if (sbx_store_create(r->d->store, "Sandbox", r->ns, name, r->who->uid, obj, &err) < 0) {
+    sbx_error_t e2;
+    sbx_store_idslot_release(r->d->store, id, &e2);
+    return sbx_http_error(r, WHAT, &err);
+  }
+  sbx_reconcile_kick();
+  _cleanup_json_ json_object *out = served(r, obj, r->who->uid);
+  return sbx_http_json(r, 201, out);
+}
+
+static bool same(json_object *a, json_object *b) {
+  if (!a || !b) return a == b;
+  return json_object_equal(a, b);
+}
+
+/* Replace the spec, labels and annotations of `old` with those of `obj`; the identity,
+ * bookkeeping and history stay. */
+static int replace(const struct sbx_http_req *r, json_object *old, json_object *obj) {
+  sbx_error_t err = {0};
+  json_object *x = sbx_internal(old);
+  if (strcmp(sbx_json_str(x, "mode") ?: "", "pod") != 0) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "sandbox \"%s\" was started by `sbx run`; delete it before applying a manifest of that name",
+             r->name);
+    return sbx_http_status(r, 409, "Conflict", msg);
+  }
+  json_object *ospec = sbx_json_path(old, "spec"), *nspec = sbx_json_path(obj, "spec");
+  if (!same(sbx_json_path(ospec, "volumeClaimTemplates"), sbx_json_path(nspec, "volumeClaimTemplates")))
+    return sbx_http_status(r, 422, "Invalid",
+                           "spec.volumeClaimTemplates: field is immutable; delete the sandbox (its volumes are kept) "
+                           "and apply it again to change them");
+  bool template_changed = !same(sbx_json_path(ospec, "podTemplate"), sbx_json_path(nspec, "podTemplate"));
+  if (!same(ospec, nspec)) {
+    json_object *meta = sbx_json_path(old, "metadata");
+    json_object_object_add(meta, "generation", json_object_new_int64(sbx_json_int(meta, "generation", 1) + 1));
+  }
+  if (!same(sbx_json_path(ospec, "shutdownTime"), sbx_json_path(nspec, "shutdownTime")) ||
+      !same(sbx_json_path(ospec, "shutdownPolicy"), sbx_json_path(nspec, "shutdownPolicy"))) {
+    json_object_object_del(x, "expired");
+    json_object_object_del(x, "deleteWhenStopped");
+  }
+  if (template_changed || !same(sbx_json_path(ospec, "operatingMode"), sbx_json_path(nspec, "operatingMode"))) {
+    json_object_object_del(x, "completed");
+    json_object_object_del(x, "crashes");
+    json_object_object_del(x, "nextStartAt");
+  }
+  if (template_changed && sbx_json_int(x, "shimPid", 0) > 0)
+    sbx_pod_event(old, "Normal", "TemplateChanged", "the pod template changed: the sandbox restarts with the new one");
+  json_object_object_add(old, "spec", json_object_get(nspec));
+  const char *keys[] = {"labels", "annotations"};
+  for (size_t i = 0; i < 2; i++) {
+    json_object *v = sbx_json_path(obj, keys[i][0] == 'l' ? "metadata.labels" : "metadata.annotations");
+    if (v) json_object_object_add(sbx_json_path(old, "metadata"), keys[i], json_object_get(v));
+    else json_object_object_del(sbx_json_path(old, "metadata"), keys[i]);
+  }
+  if (sbx_store_update(r->d->store, "Sandbox", r->ns, r->name, r->who->uid, old, &err) < 0)
+    return sbx_http_error(r, WHAT, &err);
+  sbx_reconcile_kick();
+  _cleanup_json_ json_object *out = served(r, old, r->who->uid);
+  return sbx_http_json(r, 200, out);
+}
+
+static int write_object(const struct sbx_http_req *r) {
+  int answered;
+  _cleanup_json_ json_object *obj = read_body(r, &answered);
+  if (!obj) return answered;
+  struct sbx_http_req named = *r;
+  named.name = sbx_json_str(sbx_json_path(obj, "metadata"), "name");
+  sbx_error_t err = {0};
+  pthread_mutex_lock(&r->d->objects_lock);
+  _cleanup_json_ json_object *old = NULL;
+  int rc;
+  if (sbx_store_get(r->d->store, "Sandbox", r->ns, named.name, r->who->uid, &old, NULL, &err) == 0)
+    rc = strcmp(r->method, "POST") == 0 ? (err.errnum = EEXIST, sbx_http_error(&named, WHAT, &err))
+                                        : replace(&named, old, obj);
+  else if (err.errnum == ENOENT)
+    rc = create(&named, obj);
+  else
+    rc = sbx_http_error(&named, WHAT, &err);
+  pthread_mutex_unlock(&r->d->objects_lock);
+  return rc;
+}
+
+int sbx_api_sandboxes(const struct sbx_http_req *r) {
+  sbx_error_t err = {0};
   if (r->name && !sbx_is_dns_label(r->name)) {
     char msg[200], esc[100];
     sbx_escape_for_message(r->name, 63, esc, sizeof esc);
     snprintf(msg, sizeof msg, WHAT " \"%s\" not found", esc);
     return sbx_http_status(r, 404, "NotFound", msg);
   }
+  if (r->subresource) return sbx_http_status(r, 404, "NotFound", "sandboxes have no such subresource");
   if (!r->name) {
-    if (strcmp(r->method, "GET") != 0) return sbx_http_status(r, 405, "MethodNotAllowed", "use GET on a collection");
-    uid_t owner;
-    if (sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
-    _cleanup_json_ json_object *items = NULL;
-    if (sbx_store_list(r->d->store, "Sandbox", r->ns, owner, &items, &err) < 0) return sbx_http_error(r, WHAT, &err);
-    json_object *out = json_object_new_array();
-    for (size_t i = 0; i < json_object_array_length(items); i++)
-      json_object_array_add(out, sbx_http_served(json_object_array_get_idx(items, i), SBX_OWNER_ANY, r->api_version));
-    _cleanup_json_ json_object *list = sbx_http_list(r->api_version, "SandboxList", out);
-    return sbx_http_json(r, 200, list);
+    if (strcmp(r->method, "GET") == 0) return answer_list(r);
+    if (strcmp(r->method, "POST") == 0 && r->ns) return write_object(r);
+    return sbx_http_status(r, 405, "MethodNotAllowed", "use GET or POST on a collection");
   }
   if (!r->ns) return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
   if (strcmp(r->method, "GET") == 0) {
     _cleanup_json_ json_object *obj = NULL;
     if (sbx_store_get(r->d->store, "Sandbox", r->ns, r->name, r->who->uid, &obj, NULL, &err) < 0)
       return sbx_http_error(r, WHAT, &err);
-    _cleanup_json_ json_object *out = sbx_http_served(obj, r->who->uid, r->api_version);
+    _cleanup_json_ json_object *out = served(r, obj, r->who->uid);
     return sbx_http_json(r, 200, out);
   }
+  if (strcmp(r->method, "PUT") == 0) return write_object(r);
   if (strcmp(r->method, "DELETE") == 0) {
     if (sbx_sandbox_delete(r->d, r->ns, r->name, r->who->uid, &err) < 0) return sbx_http_error(r, WHAT, &err);
     char msg[200];

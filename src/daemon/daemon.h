@@ -20,7 +20,7 @@
 #define SBX_ID_SLOT_SIZE 65536u
 #define SBX_ID_SLOTS 16383u
 #define SBX_API_GROUP "agents.x-k8s.io"
-#define SBX_API_VERSION "agents.x-k8s.io/v1alpha1"
+#define SBX_API_VERSION "agents.x-k8s.io/v1beta1" /* the stored version */
 #define SBX_ANN_OWNER "sbx.x-k8s.io/owner-uid"
 #define SBX_INTERNAL "x-sbx" /* internal bookkeeping inside stored objects; never served */
 
@@ -37,6 +37,7 @@ struct sbx_daemon {
   int listen_fd;
 
   pthread_mutex_t lock; /* guards the watch list and the pool */
+  pthread_mutex_t objects_lock; /* held across every read-modify-write of a Sandbox */
   struct sbx_spare *spares; /* the warm pool (pool.c) */
   int nspares, spares_starting, pool_size;
   struct sbx_watch *watches;

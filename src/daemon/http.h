@@ -54,5 +54,6 @@ json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_o
 
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);
+int sbx_api_events(const struct sbx_http_req *r);
 
 #endif

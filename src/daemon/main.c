@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/reconcile.h"
 #include "daemon/pool.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
@@ -143,7 +144,7 @@ static void *signals(void *arg) {
 
 int main(int argc, char **argv) {
   static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
-                                .lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
+                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
   const char *root = "/var/lib/sbx", *sock = "/run/sbx/sbx.sock", *admin = NULL;
   static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                        {"socket", required_argument, NULL, 's'},
@@ -247,6 +248,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   sbx_run_recover(&d);
+  if (sbx_reconcile_start(&d, &err) < 0) {
+    fprintf(stderr, "sbxd: %s\n", err.msg);
+    return 1;
+  }
   sbx_pool_fill(&d);
   pthread_create(&t, NULL, signals, &d);
   fprintf(stderr, "sbxd %s: listening on %s, state in %s\n", SBX_VERSION, sock, rootabs);

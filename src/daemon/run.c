@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/reconcile.h"
 #include "daemon/pool.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
@@ -293,12 +294,10 @@ static void set_status(json_object *obj, const char *ready, const char *reason, 
   json_object_object_add(obj, "status", st);
 }
 
-static json_object *internal(json_object *obj) {
+
+static bool is_pod(json_object *obj) {
   json_object *x;
-  if (json_object_object_get_ex(obj, SBX_INTERNAL, &x)) return x;
-  x = json_object_new_object();
-  json_object_object_add(obj, SBX_INTERNAL, x);
-  return x;
+  return json_object_object_get_ex(obj, SBX_INTERNAL, &x) && strcmp(sbx_json_str(x, "mode") ?: "", "pod") == 0;
 }
 
 void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
@@ -329,7 +328,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
 
   _cleanup_json_ json_object *obj = make_object(&r, id, ts, image_desc);
   set_status(obj, "False", "SandboxStarting", NULL, json_object_new_object());
-  json_object *x = internal(obj);
+  json_object *x = sbx_internal(obj);
   json_object_object_add(x, "id", json_object_new_string(id));
   json_object_object_add(x, "stateDir", json_object_new_string(state_dir));
   /* An unnamed run is removed when it ends, like --rm: nobody knows its generated name.
@@ -492,7 +491,12 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   sbx_error_t err = {0};
   json_object *obj = NULL;
   if (sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, &err) < 0) return;
-  json_object *x = internal(obj);
+  json_object *x = sbx_internal(obj);
+  if (is_pod(obj)) {
+    json_object_put(obj);
+    sbx_pod_finished(d, ns, name, owner);
+    return;
+  }
   const char *state_dir = sbx_json_str(x, "stateDir");
   const char *id = sbx_json_str(x, "id");
   if (sbx_json_bool(x, "removeOnExit", 0)) {
@@ -523,13 +527,35 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   json_object_put(obj);
 }
 
+/* A declared sandbox: marked for removal, then stopped; the removal happens at its end
+ * (reconcile.c), or here when it was not running. Its volumes are kept. */
+static int delete_pod(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, sbx_error_t *err) {
+  pthread_mutex_lock(&d->objects_lock);
+  _cleanup_json_ json_object *obj = NULL;
+  int rc = sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, err);
+  long long grace = obj ? sbx_json_int(sbx_json_path(obj, "spec.podTemplate.spec"), "terminationGracePeriodSeconds", 30) : 0;
+  if (rc == 0) {
+    json_object *x = sbx_internal(obj);
+    json_object_object_add(x, "deleteWhenStopped", json_object_new_boolean(1));
+    json_object_object_add(x, "stopping", json_object_new_string("Deleted"));
+    rc = sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, err);
+  }
+  if (rc == 0 && sbx_supervisor_signal(d, ns, name, owner, SIGTERM) < 0) rc = sbx_pod_remove(d, obj, err);
+  else if (rc == 0) rc = 1;
+  pthread_mutex_unlock(&d->objects_lock);
+  if (rc == 1 && sbx_supervisor_wait_gone(d, ns, name, owner, (int)(grace + 15) * 1000) < 0)
+    return sbx_error_set(err, ETIMEDOUT, "sandbox %s did not stop in time; it is still being deleted", name);
+  return rc < 0 ? -1 : 0;
+}
+
 int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, sbx_error_t *err) {
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, err) < 0) return -1;
+  if (is_pod(obj)) return delete_pod(d, ns, name, owner, err);
   if (sbx_supervisor_signal(d, ns, name, owner, SIGTERM) == 0 &&
       sbx_supervisor_wait_gone(d, ns, name, owner, (GRACE_SECONDS + 10) * 1000) < 0)
     return sbx_error_set(err, ETIMEDOUT, "sandbox %s did not stop in time; try again", name);
-  json_object *x = internal(obj);
+  json_object *x = sbx_internal(obj);
   const char *state_dir = sbx_json_str(x, "stateDir");
   const char *id = sbx_json_str(x, "id");
   if (state_dir && sbx_remove_tree(state_dir) < 0)

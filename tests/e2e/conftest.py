@@ -80,7 +80,8 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class Daemon:
     """One private sbxd and the helpers that run the CLI against it."""
 
-    def __init__(self, build, tmp):
+    def __init__(self, build, tmp, extra_args=()):
+        self.extra_args = list(extra_args)
         self.build = build
         self.tmp = tmp
         self.root = tmp / "root"
@@ -170,11 +171,12 @@ class Daemon:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self):
-        self.root.mkdir(mode=0o700)
+        self.root.mkdir(mode=0o700, exist_ok=True)
         env = self.env()
         with open(self.log_out, "wb") as out, open(self.log_err, "wb") as err:
             self.proc = subprocess.Popen(
-                [str(self.build / "sbxd"), "--root", str(self.root), "--socket", str(self.sock)],
+                [str(self.build / "sbxd"), "--root", str(self.root), "--socket", str(self.sock),
+                 *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd="/",
                 start_new_session=True)
         deadline = time.monotonic() + 10
@@ -187,6 +189,15 @@ class Daemon:
                 pytest.fail(f"sbxd did not answer `sbx version` on {self.sock} within 10 s:\n"
                             f"{self.stderr_text()}", pytrace=False)
             time.sleep(0.1)
+
+    def kill9(self):
+        """SIGKILL the daemon alone (its sandboxes live on), as a crash would."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self):
+        """Start the daemon again on the same state (after kill9)."""
+        self.start()
 
     def delete_everything(self):
         """Best effort: deletes every sandbox the daemon still knows (sandboxes outlive the
@@ -249,6 +260,27 @@ class Daemon:
 def daemon():
     if os.geteuid() != 0:
         pytest.exit("the e2e suite runs as root (it starts sbxd and creates test users)", returncode=2)
+    SHARED_DATA.mkdir(mode=0o755, exist_ok=True)
+    d = _new_daemon(["--allow-host-path", str(SHARED_DATA)])
+    try:
+        d.start()
+    except BaseException:
+        d.stop()
+        d.remove_tmp()
+        raise
+    try:
+        yield d
+    finally:
+        problems = d.stop()
+        d.remove_tmp()
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+SHARED_DATA = Path("/tmp/sbx-e2e-shared-data")
+
+
+def _new_daemon(extra_args=()):
     build = build_dir()
     missing = [n for n in BINARIES if not os.access(build / n, os.X_OK)]
     if missing:
@@ -259,7 +291,15 @@ def daemon():
     (tmp / "bin").mkdir(mode=0o755)
     shutil.copy2(build / "sbx", tmp / "bin" / "sbx")
     os.chmod(tmp / "bin" / "sbx", 0o755)
-    d = Daemon(build, tmp)
+    return Daemon(build, tmp, extra_args)
+
+
+@pytest.fixture
+def own_daemon():
+    """A private sbxd for one test, which the test may kill and restart (kill9/restart).
+    It allows hostPath mounts of SHARED_DATA, like an administrator's data lake."""
+    SHARED_DATA.mkdir(mode=0o755, exist_ok=True)
+    d = _new_daemon(["--allow-host-path", str(SHARED_DATA)])
     try:
         d.start()
     except BaseException:
@@ -269,6 +309,8 @@ def daemon():
     try:
         yield d
     finally:
+        if d.proc is not None and d.proc.poll() is not None:
+            d.start()  # killed by the test and not restarted: bring it back to clean up
         problems = d.stop()
         d.remove_tmp()
         if problems:
