@@ -43,6 +43,7 @@ struct builder {
   json_object *root;  /* the current document's value, NULL until one arrives */
   json_object *lines; /* the current document's line map */
   int doc_line;
+  size_t line_base; /* lines before the slice being parsed (JSON streams) */
   struct sbx_manifest_doc *docs;
   size_t ndocs, cap;
 };
@@ -55,8 +56,8 @@ static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  sbx_error_set(b->err, 0, "%s: line %zu column %zu: %s", b->source, m->line + 1,
-                m->column + 1, why);
+  sbx_error_set(b->err, 0, "%s: line %zu column %zu: %s", b->source,
+                b->line_base + m->line + 1, m->column + 1, why);
   if (b->err) b->err->errnum = EINVAL;
   return -1;
 }
@@ -81,7 +82,7 @@ static int oom(struct builder *b) {
  * On success *path_out (if not NULL) is the new value's path, malloc'd. */
 static int add_value(struct builder *b, json_object *v, const yaml_mark_t *m, char **path_out) {
   char *path = NULL;
-  int line = (int)m->line + 1;
+  int line = (int)(b->line_base + m->line + 1);
   if (b->depth == 0) {
     b->root = v;
     b->doc_line = line;
@@ -321,7 +322,7 @@ static int on_scalar(struct builder *b, yaml_event_t *ev) {
     }
     f->key = strdup(k);
     if (!f->key) return oom(b);
-    f->key_line = (int)ev->start_mark.line + 1;
+    f->key_line = (int)(b->line_base + ev->start_mark.line + 1);
     return 0;
   }
   json_object *v = NULL;
@@ -344,7 +345,7 @@ static int end_doc(struct builder *b, const yaml_mark_t *m) {
   }
   if (!json_object_is_type(b->root, json_type_object)) {
     yaml_mark_t at = *m;
-    at.line = (size_t)(b->doc_line > 0 ? b->doc_line - 1 : 0);
+    at.line = (size_t)(b->doc_line > 0 ? b->doc_line - 1 : 0) - b->line_base;
     at.column = 0;
     return fail_at(b, &at,
                    "a manifest document must be a mapping (apiVersion, kind, metadata, ...), "
@@ -385,27 +386,24 @@ static int parser_failed(struct builder *b, yaml_parser_t *p) {
     return fail_at(b, &m, "%s", problem);
   }
   if (p->context)
-    return fail_at(b, &m, "%s %s (line %zu)", problem, p->context, p->context_mark.line + 1);
+    return fail_at(b, &m, "%s (%s that starts at line %zu)", problem, p->context,
+                   b->line_base + p->context_mark.line + 1);
   return fail_at(b, &m, "%s", problem);
 }
 
-int sbx_manifest_parse(const char *buf, size_t len, const char *source_name,
-                       struct sbx_manifest_doc **docs, size_t *ndocs, sbx_error_t *err) {
-  struct builder b = {.source = source_name ? source_name : "input",
-                      .buf = buf,
-                      .len = len,
-                      .err = err};
+/* Parse buf[0..len) with libyaml, appending its documents to b->docs. */
+static int parse_yaml(struct builder *b, const char *buf, size_t len) {
   yaml_parser_t parser;
-  *docs = NULL;
-  *ndocs = 0;
-  if (!yaml_parser_initialize(&parser)) return oom(&b);
+  b->buf = buf;
+  b->len = len;
+  if (!yaml_parser_initialize(&parser)) return oom(b);
   yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
   int r = 0;
   bool done = false;
   while (!done && r == 0) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
-      r = parser_failed(&b, &parser);
+      r = parser_failed(b, &parser);
       break;
     }
     switch (ev.type) {
@@ -413,31 +411,31 @@ int sbx_manifest_parse(const char *buf, size_t len, const char *source_name,
         done = true;
         break;
       case YAML_DOCUMENT_START_EVENT:
-        reset_doc(&b);
-        b.lines = json_object_new_object();
-        b.doc_line = (int)ev.start_mark.line + 1;
-        if (!b.lines) r = oom(&b);
+        reset_doc(b);
+        b->lines = json_object_new_object();
+        b->doc_line = (int)(b->line_base + ev.start_mark.line + 1);
+        if (!b->lines) r = oom(b);
         break;
       case YAML_DOCUMENT_END_EVENT:
-        r = end_doc(&b, &ev.start_mark);
+        r = end_doc(b, &ev.start_mark);
         break;
       case YAML_ALIAS_EVENT:
-        r = fail_at(&b, &ev.start_mark,
+        r = fail_at(b, &ev.start_mark,
                     "aliases (*%s) are not supported: write the value out in full",
                     ev.data.alias.anchor ? (const char *)ev.data.alias.anchor : "");
         break;
       case YAML_SCALAR_EVENT:
-        r = on_scalar(&b, &ev);
+        r = on_scalar(b, &ev);
         break;
       case YAML_MAPPING_START_EVENT:
-        r = open_collection(&b, &ev, true);
+        r = open_collection(b, &ev, true);
         break;
       case YAML_SEQUENCE_START_EVENT:
-        r = open_collection(&b, &ev, false);
+        r = open_collection(b, &ev, false);
         break;
       case YAML_MAPPING_END_EVENT:
       case YAML_SEQUENCE_END_EVENT:
-        close_collection(&b);
+        close_collection(b);
         break;
       default:
         break;
@@ -445,7 +443,71 @@ int sbx_manifest_parse(const char *buf, size_t len, const char *source_name,
     yaml_event_delete(&ev);
   }
   yaml_parser_delete(&parser);
-  reset_doc(&b);
+  reset_doc(b);
+  return r;
+}
+
+static size_t skip_space(const char *buf, size_t len, size_t i) {
+  while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r')) i++;
+  return i;
+}
+
+static size_t count_lines(const char *buf, size_t from, size_t to, size_t *col) {
+  size_t n = 0;
+  *col = 0;
+  for (size_t i = from; i < to; i++) {
+    if (buf[i] == '\n')
+      n++, *col = 0;
+    else
+      (*col)++;
+  }
+  return n;
+}
+
+/* A stream of JSON objects ("{...}{...}" or one per line, as kubectl accepts): json-c
+ * finds where each one ends, then each is read by the YAML path (JSON being YAML) with
+ * its line offset, so typing and line numbers are the same as for YAML. */
+static int parse_json_stream(struct builder *b, const char *buf, size_t len) {
+  json_tokener *tok = json_tokener_new_ex(SBX_MANIFEST_MAX_DEPTH + 1);
+  if (!tok) return oom(b);
+  size_t pos = skip_space(buf, len, 0);
+  int r = 0;
+  while (r == 0 && pos < len) {
+    json_tokener_reset(tok);
+    size_t chunk = len - pos > INT32_MAX ? INT32_MAX : len - pos;
+    json_object *o = json_tokener_parse_ex(tok, buf + pos, (int)chunk);
+    enum json_tokener_error je = json_tokener_get_error(tok);
+    size_t end = pos + json_tokener_get_parse_end(tok);
+    json_object_put(o);
+    if (je != json_tokener_success) {
+      size_t col;
+      yaml_mark_t m = {0, 0, 0};
+      size_t at = je == json_tokener_continue ? len : end;
+      m.line = count_lines(buf, 0, at, &col);
+      m.column = col;
+      b->line_base = 0;
+      r = fail_at(b, &m, "%s",
+                  je == json_tokener_continue ? "unexpected end of JSON input"
+                                              : json_tokener_error_desc(je));
+      break;
+    }
+    size_t col;
+    b->line_base = count_lines(buf, 0, pos, &col);
+    r = parse_yaml(b, buf + pos, end - pos);
+    pos = skip_space(buf, len, end);
+  }
+  json_tokener_free(tok);
+  return r;
+}
+
+int sbx_manifest_parse(const char *buf, size_t len, const char *source_name,
+                       struct sbx_manifest_doc **docs, size_t *ndocs, sbx_error_t *err) {
+  struct builder b = {.source = source_name ? source_name : "input", .err = err};
+  *docs = NULL;
+  *ndocs = 0;
+  size_t first = skip_space(buf, len, 0);
+  int r = first < len && buf[first] == '{' ? parse_json_stream(&b, buf, len)
+                                            : parse_yaml(&b, buf, len);
   if (r < 0) {
     sbx_manifest_docs_free(b.docs, b.ndocs);
     return -1;
