@@ -496,7 +496,7 @@ static int chk_cap_add(struct vctx *c, json_object *v, const char *path) {
   if (!in_list(all_capabilities, cap_base(s)) && strcmp(s, "ALL") != 0)
     return verr(c, path, "\"%s\" is not a capability", q);
   return verr(c, path,
-              "adding %s is not supported by sbx: a container may add only CHOWN, "
+              "adding \"%s\" is not supported by sbx: a container may add only CHOWN, "
               "DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, "
               "SETUID, SYS_CHROOT",
               q);
