@@ -464,8 +464,8 @@ static size_t count_lines(const char *buf, size_t from, size_t to, size_t *col) 
   return n;
 }
 
-/* A stream of JSON objects ("{...}{...}" or one per line, as kubectl accepts): json-c
- * finds where each one ends, then each is read by the YAML path (JSON being YAML) with
+/* A stream of JSON objects ("{...}{...}" or one per line, as kubectl accepts; libyaml
+ * reads only the first as a document): json-c finds where each one ends, then each is read by the YAML path (JSON being YAML) with
  * its line offset, so typing and line numbers are the same as for YAML. */
 static int parse_json_stream(struct builder *b, const char *buf, size_t len) {
   json_tokener *tok = json_tokener_new_ex(SBX_MANIFEST_MAX_DEPTH + 1);
@@ -502,12 +502,22 @@ static int parse_json_stream(struct builder *b, const char *buf, size_t len) {
 
 int sbx_manifest_parse(const char *buf, size_t len, const char *source_name,
                        struct sbx_manifest_doc **docs, size_t *ndocs, sbx_error_t *err) {
-  struct builder b = {.source = source_name ? source_name : "input", .err = err};
+  const char *source = source_name ? source_name : "input";
+  struct builder b = {.source = source, .err = err};
   *docs = NULL;
   *ndocs = 0;
+  int r = parse_yaml(&b, buf, len);
   size_t first = skip_space(buf, len, 0);
-  int r = first < len && buf[first] == '{' ? parse_json_stream(&b, buf, len)
-                                            : parse_yaml(&b, buf, len);
+  if (r < 0 && first < len && buf[first] == '{') {
+    /* Not one YAML stream; perhaps several JSON objects one after the other. If that
+     * fails too within its first object, the YAML parser's message stands. */
+    sbx_error_t yerr = {0};
+    if (err) yerr = *err;
+    sbx_manifest_docs_free(b.docs, b.ndocs);
+    b = (struct builder){.source = source, .err = err};
+    r = parse_json_stream(&b, buf, len);
+    if (r < 0 && b.ndocs == 0 && err) *err = yerr;
+  }
   if (r < 0) {
     sbx_manifest_docs_free(b.docs, b.ndocs);
     return -1;

@@ -12,8 +12,10 @@
  * that JSON type; a quoted scalar, or one tagged !!str, stays a string. Aliases and merge
  * keys (`<<`) are refused (no billion-laughs expansion), as are duplicate keys, non-scalar
  * keys, custom tags and nesting deeper than SBX_MANIFEST_MAX_DEPTH. Empty documents are
- * skipped; a document that is not a mapping is refused. The size of the buffer is the
- * caller's to bound. */
+ * skipped; a document that is not a mapping is refused. JSON is read as YAML (it is
+ * YAML's flow syntax), and a stream of JSON objects one after the other ("{..}{..}", as
+ * kubectl accepts) as one document per object. The size of the buffer is the caller's to
+ * bound. */
 #ifndef SBX_MANIFEST_H
 #define SBX_MANIFEST_H
 

@@ -93,8 +93,15 @@ static void test_json(void **state) {
   assert_int_equal(json_object_get_int64(at(d[1].obj, "b")), 2);
   sbx_manifest_docs_free(d, n);
 
-  parse_bad("{\"a\": 1,\n \"b\": }\n", "bad.yaml: line 2");
-  parse_bad("{\"a\": 1,\n \"b\": 2\n", "unexpected end of JSON input");
+  parse_bad("{\"a\": 1,\n \"b\": 2]\n", "bad.yaml: line 2");
+  /* YAML flow mappings at the top are YAML, not a JSON stream */
+  d = parse_ok("{a: 1}\n---\n{b: [x, y]}\n", &n);
+  assert_int_equal(n, 2);
+  assert_int_equal(sbx_manifest_line(&d[1], "b[1]"), 3);
+  sbx_manifest_docs_free(d, n);
+  parse_bad("{\"a\": 1,\n \"b\": 2\n", "bad.yaml: line 3 column 1: did not find expected ',' or '}'");
+  /* past the first object of a stream, json-c's message and line */
+  parse_bad("{\"a\": 1}\n{\"b\":\n 2\n", "bad.yaml: line 4 column 1: unexpected end of JSON input");
   parse_bad("{\"a\": 1}\n[1]\n", "line 2 column 1: a manifest document must be a mapping");
 }
 
