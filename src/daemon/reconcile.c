@@ -204,16 +204,14 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   }
   if (sbx_ephemeral_prepare(d, state_dir, r.ephemeral_limit, owner, &err) < 0 ||
       sbx_volumes_prepare(d, obj, owner, gid, state_dir, &vols, &err) < 0) {
-    snprintf(why, sizeof why, "%s", err.msg);
-    if (strcmp(sbx_json_str(x, "depsError") ?: "", why) != 0) sbx_pod_event(obj, "Warning", "FailedMount", why);
-    set_str(x, "depsError", why);
+    if (strcmp(sbx_json_str(x, "depsError") ?: "", err.msg) != 0) sbx_pod_event(obj, "Warning", "FailedMount", err.msg);
+    set_str(x, "depsError", err.msg);
     return;
   }
   ctx.volumes = vols;
   if (sbx_podspec_build(&ctx, obj, &ps, &err) < 0) {
-    snprintf(why, sizeof why, "%s", err.msg);
-    if (strcmp(sbx_json_str(x, "depsError") ?: "", why) != 0) sbx_pod_event(obj, "Warning", "Failed", why);
-    set_str(x, "depsError", why);
+    if (strcmp(sbx_json_str(x, "depsError") ?: "", err.msg) != 0) sbx_pod_event(obj, "Warning", "Failed", err.msg);
+    set_str(x, "depsError", err.msg);
     return;
   }
   set_str(x, "depsError", NULL);
@@ -310,11 +308,11 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
 void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner) {
   sbx_error_t err = {0};
   pthread_mutex_lock(&d->objects_lock);
-  _cleanup_json_ json_object *obj = NULL;
+  _cleanup_json_ json_object *obj = NULL, *rt = NULL;
   if (sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, &err) < 0) goto out;
   json_object *x = sbx_internal(obj);
   const char *stopping = sbx_json_str(x, "stopping");
-  _cleanup_json_ json_object *rt = sbx_sandbox_runtime_status(obj);
+  rt = sbx_sandbox_runtime_status(obj);
   const char *phase = sbx_json_str(rt, "phase") ?: "";
   json_object_object_del(x, "shimPid");
   if (sbx_json_bool(x, "deleteWhenStopped", 0)) {
