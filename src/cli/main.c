@@ -45,6 +45,24 @@ static const sbx_cmd_t commands[] = {
      "Examples:\n"
      "  sbx run --rm -- python3 -c 'print(1)'\n"
      "  sbx run -it --memory 2Gi -v $PWD:/work -w /work -- bash\n"},
+    {"apply", sbx_cmd_apply, "Create or update objects from manifests",
+     "Usage: sbx apply -f FILE|DIR|- [-f ...] [OPTIONS]\n"
+     "\n"
+     "Create or update the objects of YAML or JSON manifests (Sandbox in agents.x-k8s.io\n"
+     "v1alpha1 or v1beta1, Secret, ConfigMap; several documents per file). Every document is\n"
+     "checked first: if any is wrong, nothing is changed. Each object is then reported as\n"
+     "created, configured (changed) or unchanged. A directory gives its .yaml, .yml and\n"
+     ".json files in name order. Each input may be at most 8 MiB.\n"
+     "\n"
+     "Options:\n"
+     "  -f, --filename FILE      a manifest, a directory of them, or - for stdin (repeatable)\n"
+     "  -R, --recursive          with a directory: its subdirectories too\n"
+     "  -n, --namespace NS       namespace of objects that name none (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Examples:\n"
+     "  sbx apply -f jupyterlab.yaml\n"
+     "  cat secret.yaml sandbox.yaml | sbx apply -f -\n"},
     {"get", sbx_cmd_get, "Display one or many sandboxes",
      "Usage: sbx get [KIND [NAME...] | KIND/NAME...] [OPTIONS]\n"
      "\n"
