@@ -27,11 +27,11 @@ int sbx_apply_target(json_object *doc, const char *ns_flag, sbx_apply_target_t *
   json_object *md = member(doc, "metadata");
   const char *name = sbx_json_str(md, "name");
   const char *ns = sbx_json_str(md, "namespace");
-  if (!kind || !av) return sbx_error_set(err, EINVAL, "the object has no kind or apiVersion");
-  if (!name || !*name) return sbx_error_set(err, EINVAL, "metadata.name: required");
+  if (!kind || !av) return sbx_error_set(err, 0, "the object has no kind or apiVersion");
+  if (!name || !*name) return sbx_error_set(err, 0, "metadata.name: required");
   t->kind = sbx_kind_lookup(kind);
   if (!t->kind || strcmp(t->kind->kind, kind) != 0)
-    return sbx_error_set(err, EINVAL, "kind %s: sbx cannot apply this kind", kind);
+    return sbx_error_set(err, 0, "kind %s: sbx cannot apply this kind", kind);
 
   /* The version the document speaks is the version of the URL: the server converts. */
   sbx_kind_t k = *t->kind;
@@ -40,14 +40,14 @@ int sbx_apply_target(json_object *doc, const char *ns_flag, sbx_apply_target_t *
     size_t glen = strlen(k.group);
     if (!slash || (size_t)(slash - av) != glen || strncmp(av, k.group, glen) != 0 ||
         (strcmp(slash + 1, "v1alpha1") != 0 && strcmp(slash + 1, "v1beta1") != 0))
-      return sbx_error_set(err, EINVAL, "apiVersion %s: not a version of %s", av, kind);
+      return sbx_error_set(err, 0, "apiVersion %s: not a version of %s", av, kind);
     k.version = slash + 1;
   } else if (strcmp(av, "v1") != 0) {
-    return sbx_error_set(err, EINVAL, "apiVersion %s: %s is in v1", av, kind);
+    return sbx_error_set(err, 0, "apiVersion %s: %s is in v1", av, kind);
   }
 
   if (ns && *ns && ns_flag && strcmp(ns, ns_flag) != 0)
-    return sbx_error_set(err, EINVAL,
+    return sbx_error_set(err, 0,
                          "the namespace from the provided object \"%s\" does not match the "
                          "namespace \"%s\". You must pass '--namespace=%s' to perform this "
                          "operation.",

@@ -58,7 +58,7 @@ static const struct option long_opts[] = {
 
 static int add_input(inputs_t *in, const char *source, sbx_error_t *err) {
   if (in->n >= MAX_INPUTS)
-    return sbx_error_set(err, E2BIG, "more than %d files to apply", MAX_INPUTS);
+    return sbx_error_set(err, 0, "more than %d files to apply", MAX_INPUTS);
   if (in->n == in->cap) {
     size_t cap = in->cap ? in->cap * 2 : 8;
     input_t *v = realloc(in->v, cap * sizeof *v);
@@ -94,7 +94,7 @@ static int cmp_names(const void *a, const void *b) {
 
 /* The manifests of directory `dir`, in name order; subdirectories too when recursive. */
 static int add_dir(inputs_t *in, const char *dir, bool recursive, int depth, sbx_error_t *err) {
-  if (depth > 32) return sbx_error_set(err, ELOOP, "%s: directories nested too deep", dir);
+  if (depth > 32) return sbx_error_set(err, 0, "%s: directories nested too deep", dir);
   DIR *d = opendir(dir);
   if (!d) return sbx_error_sys(err, "%s", dir);
   char **names = NULL;
@@ -142,22 +142,22 @@ static int add_dir(inputs_t *in, const char *dir, bool recursive, int depth, sbx
 static int add_arg(inputs_t *in, const char *arg, bool recursive, bool *stdin_used,
                    sbx_error_t *err) {
   if (strcmp(arg, "-") == 0) {
-    if (*stdin_used) return sbx_error_set(err, EINVAL, "-f - (stdin) can be given only once");
+    if (*stdin_used) return sbx_error_set(err, 0, "-f - (stdin) can be given only once");
     *stdin_used = true;
     return add_input(in, "-", err);
   }
   if (strstr(arg, "://"))
-    return sbx_error_set(err, EINVAL, "%s: sbx reads local files only, not URLs", arg);
+    return sbx_error_set(err, 0, "%s: sbx reads local files only, not URLs", arg);
   struct stat st;
   if (stat(arg, &st) < 0) {
-    if (errno == ENOENT) return sbx_error_set(err, ENOENT, "the path \"%s\" does not exist", arg);
+    if (errno == ENOENT) return sbx_error_set(err, 0, "the path \"%s\" does not exist", arg);
     return sbx_error_sys(err, "%s", arg);
   }
   if (S_ISDIR(st.st_mode)) {
     size_t before = in->n;
     if (add_dir(in, arg, recursive, 0, err) < 0) return -1;
     if (in->n == before)
-      return sbx_error_set(err, ENOENT, "%s: no .yaml, .yml or .json files in this directory%s",
+      return sbx_error_set(err, 0, "%s: no .yaml, .yml or .json files in this directory%s",
                            arg, recursive ? "" : " (-R looks into subdirectories)");
     return 0;
   }
@@ -175,7 +175,7 @@ static int too_big(const char *source, unsigned long long size, bool at_least,
                    sbx_error_t *err) {
   char h[64];
   human_size(size, h, sizeof h);
-  return sbx_error_set(err, EFBIG, "%s is %s%s; sbx accepts at most %u MiB", source,
+  return sbx_error_set(err, 0, "%s is %s%s; sbx accepts at most %u MiB", source,
                        at_least ? "more than " : "", h, SBX_APPLY_MAX_INPUT >> 20);
 }
 
@@ -191,7 +191,7 @@ static int read_input(input_t *in, sbx_error_t *err) {
   if (fd < 0) return sbx_error_sys(err, "%s", in->source);
   struct stat st;
   if (fstat(fd, &st) < 0) return sbx_error_sys(err, "%s", in->source);
-  if (S_ISDIR(st.st_mode)) return sbx_error_set(err, EISDIR, "%s is a directory", in->source);
+  if (S_ISDIR(st.st_mode)) return sbx_error_set(err, 0, "%s is a directory", in->source);
   if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > SBX_APPLY_MAX_INPUT)
     return too_big(in->source, (unsigned long long)st.st_size, false, err);
   size_t cap = 65536, len = 0;
