@@ -63,11 +63,12 @@ static const sbx_cmd_t commands[] = {
      "Examples:\n"
      "  sbx apply -f jupyterlab.yaml\n"
      "  cat secret.yaml sandbox.yaml | sbx apply -f -\n"},
-    {"get", sbx_cmd_get, "Display one or many sandboxes",
+    {"get", sbx_cmd_get, "Display one or many objects",
      "Usage: sbx get [KIND [NAME...] | KIND/NAME...] [OPTIONS]\n"
      "\n"
      "List objects (sandboxes by default), or show the named ones.\n"
-     "KIND: sandbox, sandboxes, sbx, sandbox.agents.x-k8s.io (also as KIND/NAME).\n"
+     "KIND: sandboxes (sandbox, sbx), secrets, configmaps (cm), persistentvolumeclaims\n"
+     "(pvc); also as KIND/NAME.\n"
      "\n"
      "Options:\n"
      "  -o, --output FORMAT      wide, name, json or yaml\n"
@@ -83,15 +84,95 @@ static const sbx_cmd_t commands[] = {
      "  -n, --namespace NS       namespace (default \"default\")\n"
      "  -A, --all-namespaces     list across namespaces (adds NAMESPACE and OWNER)\n"
      "      --all-users          with -A: everyone's objects (root only)\n"},
-    {"delete", sbx_cmd_delete, "Delete sandboxes by name",
+    {"delete", sbx_cmd_delete, "Delete objects by name",
      "Usage: sbx delete KIND NAME... | KIND/NAME... [OPTIONS]\n"
      "\n"
-     "Stop the named sandboxes (SIGTERM, then SIGKILL after the grace period) and remove\n"
-     "them. Persistent volumes are kept.\n"
+     "Delete the named objects (sandboxes, secrets, configmaps, pvcs). A sandbox is stopped\n"
+     "first (SIGTERM, then SIGKILL after the grace period); its persistent volumes are kept\n"
+     "until deleted themselves (sbx delete pvc NAME).\n"
      "\n"
      "Options:\n"
      "  -n, --namespace NS       namespace (default \"default\")\n"
      "  -h, --help               show this help\n"},
+    {"describe", sbx_cmd_describe, "Show details of objects and their events",
+     "Usage: sbx describe KIND [NAME...] | KIND/NAME... [OPTIONS]\n"
+     "\n"
+     "Show a readable description of sandboxes (status, operating mode, shutdown, each\n"
+     "container's image, ports, environment, resources, mounts, state and restarts, the\n"
+     "volumes, the events), secrets (keys and sizes, never values), configmaps and PVCs.\n"
+     "Without a name, every object of the kind in the namespace.\n"
+     "\n"
+     "Options:\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"},
+    {"logs", sbx_cmd_logs, "Print the logs of a sandbox's container",
+     "Usage: sbx logs [-f] [-c CONTAINER] [--tail N] [pod/|sandbox/]NAME [OPTIONS]\n"
+     "\n"
+     "Print what a container of the sandbox wrote to stdout and stderr.\n"
+     "\n"
+     "Options:\n"
+     "  -f, --follow             keep printing what is written, until the container stops\n"
+     "  -c, --container NAME     the container (needed when the sandbox has several)\n"
+     "      --tail N             only the last N lines (-1: all)\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"},
+    {"exec", sbx_cmd_exec, "Run a command in a running sandbox's container",
+     "Usage: sbx exec [-i] [-t] [-c CONTAINER] [pod/|sandbox/]NAME -- CMD [ARG...]\n"
+     "\n"
+     "Run CMD inside a running container of the sandbox, with the container's user,\n"
+     "namespaces and limits. sbx exits with CMD's exit status (128+N when killed by\n"
+     "signal N).\n"
+     "\n"
+     "Options:\n"
+     "  -i, --stdin              pass stdin to the command\n"
+     "  -t, --tty                give the command a terminal (stdin must be one)\n"
+     "  -c, --container NAME     the container (needed when the sandbox has several)\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Examples:\n"
+     "  sbx exec jupyterlab-sandbox -- pip list\n"
+     "  sbx exec -it jupyterlab-sandbox -- bash\n"},
+    {"wait", sbx_cmd_wait, "Wait for a condition on objects",
+     "Usage: sbx wait --for=condition=NAME[=VALUE]|delete KIND/NAME... [OPTIONS]\n"
+     "\n"
+     "Wait until each object has the condition (status True unless VALUE says otherwise),\n"
+     "or is gone (--for=delete); exit 1 if the timeout comes first.\n"
+     "\n"
+     "Options:\n"
+     "      --for=CONDITION      condition=Ready, condition=Ready=false, delete\n"
+     "      --timeout=DURATION   how long to wait at most: 30s (default), 5m, 1h\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Example:\n"
+     "  sbx wait --for=condition=Ready sandbox/jupyterlab-sandbox --timeout=120s\n"},
+    {"scale", sbx_cmd_scale, "Suspend (0) or resume (1) sandboxes",
+     "Usage: sbx scale sandbox NAME... | sandbox/NAME... --replicas=0|1 [OPTIONS]\n"
+     "\n"
+     "--replicas=0 suspends a sandbox (its processes stop; its volumes and writable layer\n"
+     "stay); --replicas=1 starts it again.\n"
+     "\n"
+     "Options:\n"
+     "      --replicas=N         0 or 1\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"},
+    {"create", sbx_cmd_create, "Create a secret or a configmap from literals and files",
+     "Usage: sbx create secret generic NAME [--type=TYPE] [SOURCES] [OPTIONS]\n"
+     "       sbx create configmap NAME [SOURCES] [OPTIONS]\n"
+     "\n"
+     "Sources (repeatable; files are read with your own rights, 1 MiB in all at most):\n"
+     "      --from-literal=KEY=VALUE   a key with that value\n"
+     "      --from-file=[KEY=]PATH     a key with the file's contents (KEY: the file's\n"
+     "                                 name); a directory gives one key per file in it\n"
+     "\n"
+     "Options:\n"
+     "      --type=TYPE          (secret) its type, Opaque by default\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Example:\n"
+     "  sbx create secret generic hf-token --from-literal=token=hf_xxx\n"},
     {"version", sbx_cmd_version, "Print the client and server versions",
      "Usage: sbx version [--client] [-o json|yaml]\n"
      "\n"
