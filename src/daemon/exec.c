@@ -74,7 +74,8 @@ void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   sbx_error_t err = {0};
   const char *ns, *name, *container;
   _cleanup_json_ json_object *obj = NULL;
-  if (sbx_stream_target(req, &ns, &name, &err) < 0 || sbx_sandbox_find(d, ns, name, who->uid, &obj, &err) < 0 ||
+  if (sbx_stream_target(req, &ns, &name, &err) < 0 ||
+      sbx_stream_find_sandbox(d, ns, name, who->uid, &obj, &err) < 0 ||
       sbx_pod_container(obj, sbx_json_str(req, "container"), &container, &err) < 0) {
     sbx_stream_reply_err(conn, &err);
     return;
@@ -92,7 +93,8 @@ void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
     sbx_stream_reply_error(conn, "BadRequest", msg);
     return;
   }
-  if (!sbx_pod_container_running(status, container)) {
+  bool listed = sbx_pod_container_status(status, container) != NULL;
+  if (listed && !sbx_pod_container_running(status, container)) {
     const char *phase = sbx_json_str(status, "phase");
     snprintf(msg, sizeof msg, "cannot exec into container \"%s\" of sandbox \"%s\": the container is not running%s%s",
              container, name, phase ? "; the pod's phase is " : "", phase ? phase : "");
@@ -101,6 +103,13 @@ void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   }
 
   _cleanup_fd_ int shim = connect_exec_server(dir, &err);
+  if (shim < 0 && !listed && err.errnum == ENOENT) {
+    /* no container statuses and no exec server: a sandbox of `sbx run` */
+    snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": it has no exec server (sandboxes started by "
+             "`sbx run` do not take exec; use sbx apply)", name);
+    sbx_stream_reply_error(conn, "BadRequest", msg);
+    return;
+  }
   if (shim < 0) {
     snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": its exec server does not answer (%s)", name, err.msg);
     sbx_stream_reply_error(conn, "ServiceUnavailable", msg);

@@ -102,6 +102,17 @@ bool sbx_pod_container_running(json_object *status, const char *name) {
   return s && json_object_object_get_ex(s, "state", &state) && json_object_object_get_ex(state, "running", &running);
 }
 
+int sbx_stream_find_sandbox(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
+                            sbx_error_t *err) {
+  if (sbx_sandbox_find(d, ns, name, owner, obj, err) == 0) return 0;
+  if (err->errnum == ENOENT) {
+    /* the REST API's words, without the errno text */
+    sbx_error_set(err, 0, "sandboxes." SBX_API_GROUP " \"%s\" not found", name);
+    err->errnum = ENOENT;
+  }
+  return -1;
+}
+
 /* The namespace and name of a stream request, checked; NULL ns means "default". */
 int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_error_t *err) {
   *ns = sbx_json_str(req, "namespace");
@@ -117,7 +128,8 @@ int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_
     bool bad_ns = !sbx_is_dns_label(*ns);
     sbx_escape_for_message(bad_ns ? *ns : *name, 63, esc, sizeof esc);
     /* a name that cannot exist is answered like one that does not */
-    sbx_error_set(err, 0, bad_ns ? "namespace \"%s\" not found" : "sandbox \"%s\" not found", esc);
+    sbx_error_set(err, 0, bad_ns ? "namespace \"%s\" not found" : "sandboxes." SBX_API_GROUP " \"%s\" not found",
+                  esc);
     err->errnum = ENOENT;
     return -1;
   }
@@ -131,7 +143,8 @@ void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   sbx_error_t err = {0};
   const char *ns, *name, *container;
   _cleanup_json_ json_object *obj = NULL;
-  if (sbx_stream_target(req, &ns, &name, &err) < 0 || sbx_sandbox_find(d, ns, name, who->uid, &obj, &err) < 0 ||
+  if (sbx_stream_target(req, &ns, &name, &err) < 0 ||
+      sbx_stream_find_sandbox(d, ns, name, who->uid, &obj, &err) < 0 ||
       sbx_pod_container(obj, sbx_json_str(req, "container"), &container, &err) < 0) {
     sbx_stream_reply_err(conn, &err);
     return;
