@@ -67,7 +67,14 @@ static void free_curl(CURL **c) {
 
 int sbx_api_call(const char *method, const char *path, json_object *body, json_object **out,
                  sbx_error_t *err) {
+  long code;
+  return sbx_api_request(method, path, body, out, &code, err);
+}
+
+int sbx_api_request(const char *method, const char *path, json_object *body, json_object **out,
+                    long *http_code, sbx_error_t *err) {
   *out = NULL;
+  *http_code = 0;
   const char *sock = sbx_socket_path();
   __attribute__((cleanup(free_curl))) CURL *c = curl_easy_init();
   if (!c) return sbx_error_set(err, ENOMEM, "cannot start an HTTP client");
@@ -111,6 +118,7 @@ int sbx_api_call(const char *method, const char *path, json_object *body, json_o
 
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  *http_code = code;
   json_object *parsed = parse_body(&resp);
   if (code < 200 || code > 299) {
     char line[SBX_ERROR_MSG_MAX];

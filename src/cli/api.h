@@ -31,6 +31,11 @@ int sbx_api_unreachable(sbx_error_t *err, const char *socket_path, int errnum);
 int sbx_api_call(const char *method, const char *path, json_object *body, json_object **out,
                  sbx_error_t *err);
 
+/* The same, also saying the HTTP status the server answered (0 when none): a verb that
+ * must tell "not there" (404) or "already there" (409) from other refusals asks this. */
+int sbx_api_request(const char *method, const char *path, json_object *body, json_object **out,
+                    long *http_code, sbx_error_t *err);
+
 /* One request about one named object (GET or DELETE of KIND/NAME in ns). Prints what went
  * wrong, prefixed with `verb` for local errors. Returns 0 (answer in *out), 1 when only this
  * object failed (go on with the next), -1 when the daemon cannot be reached (stop). */

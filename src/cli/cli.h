@@ -42,5 +42,12 @@ int sbx_cmd_get(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_ps(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_delete(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_run(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_apply(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_describe(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_logs(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_exec(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_wait(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_scale(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self);
 
 #endif

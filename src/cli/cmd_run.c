@@ -10,39 +10,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "cli/api.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/run_opts.h"
+#include "cli/stream.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
-
-static int connect_daemon(sbx_error_t *err) {
-  const char *path = sbx_socket_path();
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path)
-    return sbx_error_set(err, ENAMETOOLONG, "socket path %s", path);
-  memcpy(sa.sun_path, path, strlen(path) + 1);
-  _cleanup_fd_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sbx_error_sys(err, "socket");
-  int r;
-  do r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return sbx_api_unreachable(err, path, errno);
-  const char *magic = SBX_WIRE_MAGIC;
-  size_t off = 0;
-  while (off < SBX_WIRE_MAGIC_LEN) {
-    ssize_t n = send(fd, magic + off, SBX_WIRE_MAGIC_LEN - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sbx_error_sys(err, "sbxd at %s", path);
-    off += (size_t)n;
-  }
-  return sbx_steal_fd(&fd);
-}
 
 /* Send the request; returns the shim's socket, or -1 with err set (*server_error tells
  * whether err is the daemon's refusal, already worded like kubectl's). */
@@ -50,29 +25,12 @@ static int request(sbx_run_opts_t *o, char *name, size_t name_size, bool *server
                    sbx_error_t *err) {
   int fds[SBX_WIRE_MAX_FDS];
   if (sbx_run_open_paths(o, fds, err) < 0) return -1;
-  _cleanup_fd_ int sock = connect_daemon(err);
-  if (sock < 0) {
-    sbx_wire_close_fds(fds, o->npaths);
-    return -1;
-  }
-  int r = sbx_wire_send(sock, o->req, fds, o->npaths, err);
-  sbx_wire_close_fds(fds, o->npaths);
-  if (r < 0) return sbx_error_prefix(err, "sending the request to sbxd");
-
   _cleanup_json_ json_object *reply = NULL;
   int got[1];
   size_t ngot = 0;
-  r = sbx_wire_recv(sock, &reply, got, &ngot, 1, err);
-  if (r < 0) return sbx_error_prefix(err, "reading the answer of sbxd");
-  if (r == 0) return sbx_error_set(err, EPROTO, "sbxd closed the connection without answering");
-  if (!sbx_json_bool(reply, "ok", false)) {
-    sbx_wire_close_fds(got, ngot);
-    const char *reason = sbx_json_str(reply, "reason"), *msg = sbx_json_str(reply, "message");
-    *server_error = true;
-    if (reason && *reason)
-      return sbx_error_set(err, 0, "Error from server (%s): %s", reason, msg ? msg : "");
-    return sbx_error_set(err, 0, "Error from server: %s", msg ? msg : "the request was refused");
-  }
+  int r = sbx_stream_request(o->req, fds, o->npaths, &reply, got, &ngot, 1, server_error, err);
+  sbx_wire_close_fds(fds, o->npaths);
+  if (r < 0) return -1;
   if (ngot != 1) {
     sbx_wire_close_fds(got, ngot);
     return sbx_error_set(err, EPROTO, "sbxd accepted the request but sent no channel to the "

@@ -11,6 +11,14 @@ static const sbx_kind_t kinds[] = {
     {.kind = "Sandbox", .list_kind = "SandboxList", .plural = "sandboxes", .singular = "sandbox",
      .short_names = {"sbx", NULL}, .group = "agents.x-k8s.io", .version = "v1alpha1",
      .namespaced = true},
+    {.kind = "Secret", .list_kind = "SecretList", .plural = "secrets", .singular = "secret",
+     .short_names = {NULL}, .group = "", .version = "v1", .namespaced = true},
+    {.kind = "ConfigMap", .list_kind = "ConfigMapList", .plural = "configmaps",
+     .singular = "configmap", .short_names = {"cm", NULL}, .group = "", .version = "v1",
+     .namespaced = true},
+    {.kind = "PersistentVolumeClaim", .list_kind = "PersistentVolumeClaimList",
+     .plural = "persistentvolumeclaims", .singular = "persistentvolumeclaim",
+     .short_names = {"pvc", NULL}, .group = "", .version = "v1", .namespaced = true},
 };
 
 const sbx_kind_t *sbx_kind_sandbox(void) { return &kinds[0]; }

@@ -196,11 +196,108 @@ static void cell_image(json_object *obj, const sbx_print_opts_t *o, char *buf, s
   put(buf, size, image ? image : "<none>");
 }
 
+/* The pod's container statuses: status.podStatus (pod-mode sandboxes, the shim's report)
+ * or status.containerStatuses (`sbx run` sandboxes). */
+static json_object *container_statuses(json_object *obj) {
+  json_object *st = field(obj, "status");
+  json_object *cs = field(field(st, "podStatus"), "containerStatuses");
+  if (cs && json_object_is_type(cs, json_type_array)) return cs;
+  return field(st, "containerStatuses");
+}
+
+static void cell_restarts(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  json_object *cs = container_statuses(obj);
+  int64_t total = 0;
+  if (cs && json_object_is_type(cs, json_type_array))
+    for (size_t i = 0; i < json_object_array_length(cs); i++) {
+      json_object *n = field(json_object_array_get_idx(cs, i), "restartCount");
+      if (n && json_object_is_type(n, json_type_int)) total += json_object_get_int64(n);
+    }
+  snprintf(buf, size, "%" PRId64, total);
+}
+
+/* Number of keys of data (and binaryData, for ConfigMaps). */
+static void cell_data(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  size_t n = 0;
+  const char *keys[] = {"data", "binaryData"};
+  for (size_t i = 0; i < 2; i++) {
+    json_object *d = field(obj, keys[i]);
+    if (d && json_object_is_type(d, json_type_object)) n += (size_t)json_object_object_length(d);
+  }
+  snprintf(buf, size, "%zu", n);
+}
+
+static void cell_secret_type(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                             size_t size) {
+  (void)o;
+  const char *t = str_field(obj, "type");
+  put(buf, size, t && *t ? t : "Opaque");
+}
+
+static void cell_pvc_status(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                            size_t size) {
+  (void)o;
+  const char *p = str_field(field(obj, "status"), "phase");
+  put(buf, size, p ? p : "Pending");
+}
+
+static void cell_pvc_volume(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                            size_t size) {
+  (void)o;
+  put(buf, size, str_field(field(obj, "spec"), "volumeName"));
+}
+
+static void cell_pvc_capacity(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                              size_t size) {
+  (void)o;
+  put(buf, size, str_field(field(field(obj, "status"), "capacity"), "storage"));
+}
+
+/* kubectl's short forms of access modes, joined by ','. */
+static void cell_pvc_access(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                            size_t size) {
+  (void)o;
+  json_object *modes = field(field(obj, "status"), "accessModes");
+  if (!modes || !json_object_is_type(modes, json_type_array) ||
+      json_object_array_length(modes) == 0)
+    modes = field(field(obj, "spec"), "accessModes");
+  static const struct {
+    const char *mode, *abbr;
+  } abbrs[] = {{"ReadWriteOnce", "RWO"}, {"ReadOnlyMany", "ROX"}, {"ReadWriteMany", "RWX"},
+               {"ReadWriteOncePod", "RWOP"}};
+  buf[0] = '\0';
+  if (!modes || !json_object_is_type(modes, json_type_array)) return;
+  size_t off = 0;
+  for (size_t i = 0; i < json_object_array_length(modes) && off < size; i++) {
+    json_object *m = json_object_array_get_idx(modes, i);
+    const char *s = json_object_is_type(m, json_type_string) ? json_object_get_string(m) : "";
+    const char *out = s;
+    for (size_t j = 0; j < sizeof abbrs / sizeof *abbrs; j++)
+      if (strcmp(abbrs[j].mode, s) == 0) out = abbrs[j].abbr;
+    off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? "," : "", out);
+  }
+}
+
+static void cell_pvc_class(json_object *obj, const sbx_print_opts_t *o, char *buf,
+                           size_t size) {
+  (void)o;
+  const char *c = str_field(field(obj, "spec"), "storageClassName");
+  put(buf, size, c && *c ? c : "sbx-local");
+}
+
+static void cell_pvc_mode(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  const char *m = str_field(field(obj, "spec"), "volumeMode");
+  put(buf, size, m && *m ? m : "Filesystem");
+}
+
 /* The main container's state in a word: Running, Completed, "Exited (3)", "OOMKilled (137)",
  * or the reason it is waiting. */
 static void cell_status(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
   (void)o;
-  json_object *cs = first_item(field(field(obj, "status"), "containerStatuses"));
+  json_object *cs = first_item(container_statuses(obj));
   json_object *state = field(cs, "state");
   json_object *term = field(state, "terminated");
   if (field(state, "running")) {
@@ -225,14 +322,24 @@ static void cell_status(json_object *obj, const sbx_print_opts_t *o, char *buf, 
 
 typedef struct kind_columns {
   const char *kind;
-  column_t cols[6];  /* after NAME; {NULL} ends */
+  column_t cols[7];  /* after NAME; {NULL} ends */
   column_t wide[4];  /* added by -o wide */
 } kind_columns_t;
 
+/* kubectl's columns: the Sandbox CRD's additionalPrinterColumns, and the core kinds' own. */
 static const kind_columns_t kind_columns[] = {
     {"Sandbox",
      {{"READY", cell_ready}, {"REASON", cell_reason}, {"AGE", cell_age}, {NULL, NULL}},
-     {{"IMAGE", cell_image}, {"STATUS", cell_status}, {NULL, NULL}}},
+     {{"IMAGE", cell_image}, {"STATUS", cell_status}, {"RESTARTS", cell_restarts},
+      {NULL, NULL}}},
+    {"Secret",
+     {{"TYPE", cell_secret_type}, {"DATA", cell_data}, {"AGE", cell_age}, {NULL, NULL}},
+     {{NULL, NULL}}},
+    {"ConfigMap", {{"DATA", cell_data}, {"AGE", cell_age}, {NULL, NULL}}, {{NULL, NULL}}},
+    {"PersistentVolumeClaim",
+     {{"STATUS", cell_pvc_status}, {"VOLUME", cell_pvc_volume}, {"CAPACITY", cell_pvc_capacity},
+      {"ACCESS MODES", cell_pvc_access}, {"STORAGECLASS", cell_pvc_class}, {"AGE", cell_age}},
+     {{"VOLUMEMODE", cell_pvc_mode}, {NULL, NULL}}},
 };
 static const kind_columns_t default_columns = {"", {{"AGE", cell_age}, {NULL, NULL}}, {{NULL, NULL}}};
 

@@ -76,6 +76,23 @@ int sbx_sandbox_find(struct sbx_daemon *d, const char *ns, const char *name, uid
 const char *sbx_sandbox_state_dir(json_object *obj);
 json_object *sbx_sandbox_runtime_status(json_object *obj);
 
+/* logs.c: the stream operation `logs`, and what exec shares with it: the namespace and
+ * name of a stream request (checked; ENOENT for names that cannot exist), the container a
+ * request means (want NULL: the only container; EINVAL listing them when there are
+ * several; ENOENT when there is none), and that container's entry in status.json */
+void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                     size_t nfds);
+int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_error_t *err);
+/* sbx_sandbox_find() with the REST API's NotFound wording */
+int sbx_stream_find_sandbox(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
+                            sbx_error_t *err);
+int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx_error_t *err);
+json_object *sbx_pod_container_status(json_object *status, const char *name);
+bool sbx_pod_container_running(json_object *status, const char *name);
+/* exec.c: the stream operation `exec` */
+void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                     size_t nfds);
+
 /* run.c: the stream protocol's `run` */
 void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds);

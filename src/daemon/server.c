@@ -161,6 +161,8 @@ struct stream_op {
 
 static const struct stream_op stream_ops[] = {
     {"run", sbx_run_handle},
+    {"logs", sbx_logs_handle},
+    {"exec", sbx_exec_handle},
 };
 
 static void serve_stream(struct sbx_daemon *d, int fd) {

@@ -125,8 +125,39 @@ static void test_names(void **state) {
   assert_string_equal(k->list_kind, "SandboxList");
 }
 
+/* The core kinds: kubectl's spellings, and /api/v1 paths. */
+static void test_core_kinds(void **state) {
+  (void)state;
+  static const struct {
+    const char *name, *kind;
+  } cases[] = {
+      {"secret", "Secret"}, {"secrets", "Secret"}, {"Secret", "Secret"}, {"secret.v1", "Secret"},
+      {"configmap", "ConfigMap"}, {"configmaps", "ConfigMap"}, {"cm", "ConfigMap"},
+      {"pvc", "PersistentVolumeClaim"}, {"persistentvolumeclaims", "PersistentVolumeClaim"},
+      {"persistentvolumeclaim", "PersistentVolumeClaim"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const sbx_kind_t *k = sbx_kind_lookup(cases[i].name);
+    if (!k || strcmp(k->kind, cases[i].kind) != 0)
+      fail_msg("\"%s\" should name %s", cases[i].name, cases[i].kind);
+  }
+  assert_null(sbx_kind_lookup("secret.agents.x-k8s.io"));
+  assert_null(sbx_kind_lookup("pvcs"));
+  char buf[256];
+  sbx_error_t err = {0};
+  assert_int_equal(sbx_kind_path(sbx_kind_lookup("secret"), "default", "hf", buf, sizeof buf, &err), 0);
+  assert_string_equal(buf, "/api/v1/namespaces/default/secrets/hf");
+  assert_int_equal(sbx_kind_path(sbx_kind_lookup("cm"), "team-a", NULL, buf, sizeof buf, &err), 0);
+  assert_string_equal(buf, "/api/v1/namespaces/team-a/configmaps");
+  assert_int_equal(sbx_kind_path(sbx_kind_lookup("pvc"), NULL, NULL, buf, sizeof buf, &err), 0);
+  assert_string_equal(buf, "/api/v1/persistentvolumeclaims");
+  char d[64];
+  assert_string_equal(sbx_kind_display(sbx_kind_lookup("cm"), d, sizeof d), "configmap");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_core_kinds),
       cmocka_unit_test(test_lookup), cmocka_unit_test(test_kind_and_names),
       cmocka_unit_test(test_errors), cmocka_unit_test(test_paths),
       cmocka_unit_test(test_names),

@@ -24,7 +24,7 @@ static const char sample[] =
     " \"spec\":{\"podTemplate\":{\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"host\"}]}}},"
     " \"status\":{\"conditions\":[{\"type\":\"Other\",\"status\":\"False\",\"reason\":\"X\"},"
     "   {\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"DependenciesReady\"}],"
-    "   \"containerStatuses\":[{\"name\":\"main\",\"state\":{\"running\":{}}}]}},"
+    "   \"containerStatuses\":[{\"name\":\"main\",\"restartCount\":2,\"state\":{\"running\":{}}}]}},"
     /* 3h30m old, failed with 3, owned by a uid without a name */
     "{\"apiVersion\":\"agents.x-k8s.io/v1alpha1\",\"kind\":\"Sandbox\","
     " \"metadata\":{\"name\":\"train\",\"namespace\":\"team-a\","
@@ -135,11 +135,11 @@ static void test_table_wide(void **state) {
   char *out = render(f->items, f->n, false, SBX_OUTPUT_WIDE, false);
   assert_string_equal(
       out,
-      "NAME            READY   REASON              AGE         IMAGE    STATUS\n"
-      "web             True    DependenciesReady   5s          host     Running\n"
-      "train           False   Failed              3h30m       rootfs   Exited (3)\n"
-      "job-long-name                               4d          host     Completed\n"
-      "oom                                         <unknown>   <none>   OOMKilled (137)\n");
+      "NAME            READY   REASON              AGE         IMAGE    STATUS            RESTARTS\n"
+      "web             True    DependenciesReady   5s          host     Running           2\n"
+      "train           False   Failed              3h30m       rootfs   Exited (3)        0\n"
+      "job-long-name                               4d          host     Completed         0\n"
+      "oom                                         <unknown>   <none>   OOMKilled (137)   0\n");
   free(out);
 }
 
@@ -285,6 +285,79 @@ static void test_status_message(void **state) {
   assert_string_equal(buf, "Error from server: the server answered HTTP status 502");
 }
 
+static char *render_kind(const char *kind, const char *list_json, sbx_output_t out) {
+  json_object *list = json_tokener_parse(list_json);
+  assert_non_null(list);
+  json_object *arr = json_object_object_get(list, "items");
+  json_object *items[8];
+  size_t n = json_object_array_length(arr);
+  for (size_t i = 0; i < n; i++) items[i] = json_object_array_get_idx(arr, i);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  sbx_print_opts_t po = {.output = out, .now = NOW};
+  sbx_error_t err = {0};
+  const sbx_kind_t *k = sbx_kind_lookup(kind);
+  assert_non_null(k);
+  assert_int_equal(sbx_print_objects(f, k, items, n, false, &po, &err), 0);
+  fclose(f);
+  json_object_put(list);
+  return buf;
+}
+
+/* kubectl's columns for secrets (TYPE, DATA: the number of keys, never values) and
+ * configmaps (DATA counts binaryData too). */
+static void test_table_secrets_configmaps(void **state) {
+  (void)state;
+  char *out = render_kind(
+      "secrets",
+      "{\"items\":[{\"metadata\":{\"name\":\"hf-token\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"type\":\"Opaque\",\"data\":{\"token\":\"c2VjcmV0\",\"user\":\"dQ==\"}},"
+      "{\"metadata\":{\"name\":\"tls\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"type\":\"kubernetes.io/tls\"},"
+      "{\"metadata\":{\"name\":\"untyped\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"data\":{\"a\":\"\"}}]}",
+      SBX_OUTPUT_TABLE);
+  assert_string_equal(out,
+                      "NAME       TYPE                DATA   AGE\n"
+                      "hf-token   Opaque              2      20s\n"
+                      "tls        kubernetes.io/tls   0      20s\n"
+                      "untyped    Opaque              1      20s\n");
+  assert_null(strstr(out, "c2VjcmV0"));
+  free(out);
+  out = render_kind(
+      "cm",
+      "{\"items\":[{\"metadata\":{\"name\":\"cfg\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"data\":{\"a\":\"1\",\"b\":\"2\"},\"binaryData\":{\"c\":\"AA==\"}}]}",
+      SBX_OUTPUT_TABLE);
+  assert_string_equal(out,
+                      "NAME   DATA   AGE\n"
+                      "cfg    3      20s\n");
+  free(out);
+}
+
+/* PVCs: STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS AGE (sbx-local by default). */
+static void test_table_pvcs(void **state) {
+  (void)state;
+  const char *list =
+      "{\"items\":[{\"metadata\":{\"name\":\"workspace-jl\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"volumeName\":\"pv-1\"},"
+      "\"status\":{\"phase\":\"Bound\",\"capacity\":{\"storage\":\"20Gi\"},"
+      "\"accessModes\":[\"ReadWriteOnce\",\"ReadOnlyMany\"]}},"
+      "{\"metadata\":{\"name\":\"new\",\"creationTimestamp\":\"2023-11-14T22:13:00Z\"},"
+      "\"spec\":{\"accessModes\":[\"ReadWriteMany\"],\"storageClassName\":\"fast\"}}]}";
+  char *out = render_kind("pvc", list, SBX_OUTPUT_TABLE);
+  assert_string_equal(out,
+                      "NAME           STATUS    VOLUME   CAPACITY   ACCESS MODES   STORAGECLASS   AGE\n"
+                      "workspace-jl   Bound     pv-1     20Gi       RWO,ROX        sbx-local      20s\n"
+                      "new            Pending                       RWX            fast           20s\n");
+  free(out);
+  out = render_kind("persistentvolumeclaims", list, SBX_OUTPUT_WIDE);
+  assert_non_null(strstr(out, "   AGE   VOLUMEMODE\n"));
+  assert_non_null(strstr(out, "20s   Filesystem\n"));
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_age),
@@ -299,6 +372,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sort, setup, teardown),
       cmocka_unit_test(test_output_parse),
       cmocka_unit_test(test_status_message),
+      cmocka_unit_test(test_table_secrets_configmaps),
+      cmocka_unit_test(test_table_pvcs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,150 @@
+/* exec.c: the stream operation `exec`: a command in a running container of a sandbox.
+ *
+ *   {"op":"exec","namespace":NS,"name":N,"container":C (optional),"command":[...],
+ *    "tty":bool,"stdin":bool,"winsize":{"rows":R,"cols":C}}
+ *   -> {"ok":true,"container":C} + one socket: the client's channel to the sandbox's shim
+ *
+ * The daemon is only the matchmaker, as for `run`: it checks that the caller owns the
+ * sandbox and that the container runs, makes a socket pair, and hands one end to the
+ * shim's exec server (<state>/exec.sock, root's) together with the exec frame, and the
+ * other to the client. From then on the shim and the client speak the run client protocol
+ * (docs/protocol.md: `started` with stdio descriptors or a pty master, `exit`, `signal`)
+ * and the daemon is out of the data path. A failure inside the shim (the command cannot
+ * be run) reaches the client on that channel as an `error` or `exit` frame.
+ *
+ * exec.sock is reached through /proc/self/fd/<dirfd>/exec.sock, so the length of the state
+ * directory's path never hits sun_path's 108-byte limit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "lib/cleanup.h"
+#include "lib/wire.h"
+
+#define MAX_ARGS 4096
+#define MAX_ARG_BYTES (256u << 10)
+#define SHIM_SEND_TIMEOUT_S 10
+
+/* The command: a non-empty array of strings without NUL, bounded. */
+static int check_command(json_object *cmd, sbx_error_t *err) {
+  if (!cmd || !json_object_is_type(cmd, json_type_array) || json_object_array_length(cmd) == 0)
+    return sbx_error_set(err, 0, "you must specify at least one command for the container");
+  size_t n = json_object_array_length(cmd), total = 0;
+  if (n > MAX_ARGS) return sbx_error_set(err, 0, "the command has more than %d arguments", MAX_ARGS);
+  for (size_t i = 0; i < n; i++) {
+    json_object *a = json_object_array_get_idx(cmd, i);
+    if (!json_object_is_type(a, json_type_string)) return sbx_error_set(err, 0, "command[%zu] is not a string", i);
+    size_t len = (size_t)json_object_get_string_len(a);
+    if (strlen(json_object_get_string(a)) != len) return sbx_error_set(err, 0, "command[%zu] contains a NUL", i);
+    total += len + 1;
+  }
+  if (total > MAX_ARG_BYTES) return sbx_error_set(err, 0, "the command is longer than %u KiB", MAX_ARG_BYTES >> 10);
+  if (json_object_get_string_len(json_object_array_get_idx(cmd, 0)) == 0)
+    return sbx_error_set(err, 0, "the command's first word is empty");
+  return 0;
+}
+
+/* A connected socket to the shim's exec server. */
+static int connect_exec_server(const char *dir, sbx_error_t *err) {
+  _cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return sbx_error_sys(err, "state directory");
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/exec.sock", dfd);
+  _cleanup_fd_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return sbx_error_sys(err, "socket");
+  struct timeval tv = {.tv_sec = SHIM_SEND_TIMEOUT_S};
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int r;
+  do r = connect(s, (struct sockaddr *)&sa, sizeof sa);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return sbx_error_sys(err, "connect to the sandbox's exec server");
+  return sbx_steal_fd(&s);
+}
+
+void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                     size_t nfds) {
+  (void)fds;
+  (void)nfds;
+  sbx_error_t err = {0};
+  const char *ns, *name, *container;
+  _cleanup_json_ json_object *obj = NULL;
+  if (sbx_stream_target(req, &ns, &name, &err) < 0 ||
+      sbx_stream_find_sandbox(d, ns, name, who->uid, &obj, &err) < 0 ||
+      sbx_pod_container(obj, sbx_json_str(req, "container"), &container, &err) < 0) {
+    sbx_stream_reply_err(conn, &err);
+    return;
+  }
+  json_object *cmd = json_object_object_get(req, "command");
+  if (check_command(cmd, &err) < 0) {
+    sbx_stream_reply_error(conn, "BadRequest", err.msg);
+    return;
+  }
+  const char *dir = sbx_sandbox_state_dir(obj);
+  _cleanup_json_ json_object *status = sbx_sandbox_runtime_status(obj);
+  char msg[1400];
+  if (!dir || !status) {
+    snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": it is not running", name);
+    sbx_stream_reply_error(conn, "BadRequest", msg);
+    return;
+  }
+  bool listed = sbx_pod_container_status(status, container) != NULL;
+  if (listed && !sbx_pod_container_running(status, container)) {
+    const char *phase = sbx_json_str(status, "phase");
+    snprintf(msg, sizeof msg, "cannot exec into container \"%s\" of sandbox \"%s\": the container is not running%s%s",
+             container, name, phase ? "; the pod's phase is " : "", phase ? phase : "");
+    sbx_stream_reply_error(conn, "BadRequest", msg);
+    return;
+  }
+
+  _cleanup_fd_ int shim = connect_exec_server(dir, &err);
+  if (shim < 0 && !listed && err.errnum == ENOENT) {
+    /* no container statuses and no exec server: a sandbox of `sbx run` */
+    snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": it has no exec server (sandboxes started by "
+             "`sbx run` do not take exec; use sbx apply)", name);
+    sbx_stream_reply_error(conn, "BadRequest", msg);
+    return;
+  }
+  if (shim < 0) {
+    snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": its exec server does not answer (%s)", name, err.msg);
+    sbx_stream_reply_error(conn, "ServiceUnavailable", msg);
+    return;
+  }
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+    sbx_error_sys(&err, "socketpair");
+    sbx_stream_reply_err(conn, &err);
+    return;
+  }
+  _cleanup_fd_ int mine = sp[0], theirs = sp[1];
+
+  _cleanup_json_ json_object *frame = json_object_new_object();
+  json_object_object_add(frame, "op", json_object_new_string("exec"));
+  json_object_object_add(frame, "container", json_object_new_string(container));
+  json_object_object_add(frame, "command", json_object_get(cmd));
+  json_object_object_add(frame, "tty", json_object_new_boolean(sbx_json_bool(req, "tty", 0)));
+  json_object_object_add(frame, "stdin", json_object_new_boolean(sbx_json_bool(req, "stdin", 0)));
+  json_object_object_add(frame, "env", json_object_new_array());
+  json_object *ws = json_object_object_get(req, "winsize");
+  long long rows = sbx_json_int(ws, "rows", 0), cols = sbx_json_int(ws, "cols", 0);
+  if (rows > 0 && rows <= 65535 && cols > 0 && cols <= 65535) {
+    json_object *w = json_object_new_object();
+    json_object_object_add(w, "rows", json_object_new_int((int)rows));
+    json_object_object_add(w, "cols", json_object_new_int((int)cols));
+    json_object_object_add(frame, "winsize", w);
+  }
+  if (sbx_wire_send(shim, frame, &mine, 1, &err) < 0) {
+    snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": %s", name, err.msg);
+    sbx_stream_reply_error(conn, "ServiceUnavailable", msg);
+    return;
+  }
+  _cleanup_json_ json_object *ok = json_object_new_object();
+  json_object_object_add(ok, "ok", json_object_new_boolean(1));
+  json_object_object_add(ok, "container", json_object_new_string(container));
+  sbx_wire_send(conn, ok, &theirs, 1, &err);
+}
