@@ -101,7 +101,7 @@ static int create(const struct sbx_http_req *r, json_object *obj) {
   snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", r->d->root, id);
   uint32_t slot;
   if (sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    if (err.errnum == ENOSPC) sbx_error_set(&err, ENOSPC, "no free host id range is left: too many sandboxes");
+    if (err.errnum == ENOSPC) sbx_error_says(&err, ENOSPC, "no free host id range is left: too many sandboxes");
     return sbx_http_error(r, WHAT, &err);
   }
   json_object *meta = sbx_json_path(obj, "metadata");

@@ -120,7 +120,7 @@ static int resolve_ref(const struct sbx_podspec_ctx *x, json_object *ref, const 
   }
   if (memchr(*value, '\0', len)) {
     free(*value);
-    return sbx_error_set(err, EINVAL, "%s \"%s\" key \"%s\" holds a NUL byte and cannot be an environment value",
+    return sbx_error_says(err, EINVAL, "%s \"%s\" key \"%s\" holds a NUL byte and cannot be an environment value",
                          kind, name, key);
   }
   return 0;
@@ -211,7 +211,7 @@ static json_object *capability_names(json_object *csc) {
 static int add_fd(struct sbx_podspec *ps, int fd, sbx_error_t *err) {
   if (ps->nfds >= SBX_PODSPEC_MAX_FDS) {
     close(fd);
-    return sbx_error_set(err, E2BIG, "too many images and volumes: at most %d", SBX_PODSPEC_MAX_FDS);
+    return sbx_error_says(err, E2BIG, "too many images and volumes: at most %d", SBX_PODSPEC_MAX_FDS);
   }
   ps->fds[ps->nfds] = fd;
   return 7 + (int)ps->nfds++;
@@ -224,7 +224,7 @@ static int image_fd(const struct sbx_podspec_ctx *x, const char *image, bool *ho
   const char *dir = *host ? x->d->host_image : NULL;
   if (!*host) {
     if (strncmp(image, "rootfs:", 7) != 0 || image[7] != '/')
-      return sbx_error_set(err, EINVAL, "image \"%s\" is not `host` or `rootfs:/ABSOLUTE/DIR`", image);
+      return sbx_error_says(err, EINVAL, "image \"%s\" is not `host` or `rootfs:/ABSOLUTE/DIR`", image);
     dir = image + 7;
   }
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (*host ? 0 : O_NOFOLLOW));
@@ -234,7 +234,7 @@ static int image_fd(const struct sbx_podspec_ctx *x, const char *image, bool *ho
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_uid != x->owner) {
       close(fd);
-      return sbx_error_set(err, EACCES, "image %s: a rootfs image must be a directory you own", dir);
+      return sbx_error_says(err, EACCES, "image %s: a rootfs image must be a directory you own", dir);
     }
   }
   return fd;
@@ -247,13 +247,13 @@ static int build_container(const struct sbx_podspec_ctx *x, struct sbx_podspec *
   int64_t uid = sc_int(csc, psc, "runAsUser", 0), gid = sc_int(csc, psc, "runAsGroup", 0);
   bool nonroot = sbx_json_bool(csc, "runAsNonRoot", sbx_json_bool(psc, "runAsNonRoot", 0));
   if (nonroot && uid == 0)
-    return sbx_error_set(err, EINVAL, "%s: runAsNonRoot is set but the container would run as root (uid 0); set runAsUser",
+    return sbx_error_says(err, EINVAL, "%s: runAsNonRoot is set but the container would run as root (uid 0); set runAsUser",
                          path);
   _cleanup_json_ json_object *cmd = json_object_new_array();
   for (size_t i = 0; i < sbx_json_len(c, "command"); i++)
     json_object_array_add(cmd, json_object_get(sbx_json_at(c, "command", i)));
   if (json_object_array_length(cmd) == 0)
-    return sbx_error_set(err, EINVAL, "%s: the image has no default command; set command", path);
+    return sbx_error_says(err, EINVAL, "%s: the image has no default command; set command", path);
   for (size_t i = 0; i < sbx_json_len(c, "args"); i++)
     json_object_array_add(cmd, json_object_get(sbx_json_at(c, "args", i)));
 

@@ -392,7 +392,7 @@ static void *loop(void *arg) {
 
 int sbx_reconcile_start(struct sbx_daemon *d, sbx_error_t *err) {
   pthread_t t;
-  if (pthread_create(&t, NULL, loop, d) != 0) return sbx_error_set(err, EAGAIN, "cannot start the reconciler");
+  if (pthread_create(&t, NULL, loop, d) != 0) return sbx_error_says(err, EAGAIN, "cannot start the reconciler");
   pthread_detach(t);
   return 0;
 }

@@ -40,16 +40,16 @@
 
 /* An absolute path with no "." or ".." components and no empty ones after the first. */
 static int check_abs_path(const char *p, const char *what, sbx_error_t *err) {
-  if (!p || p[0] != '/') return sbx_error_set(err, EINVAL, "%s must be an absolute path", what);
-  if (strlen(p) > 4000) return sbx_error_set(err, EINVAL, "%s is too long", what);
+  if (!p || p[0] != '/') return sbx_error_says(err, EINVAL, "%s must be an absolute path", what);
+  if (strlen(p) > 4000) return sbx_error_says(err, EINVAL, "%s is too long", what);
   for (const char *s = p; *s;) {
     while (*s == '/') s++;
     const char *e = strchrnul(s, '/');
     size_t n = (size_t)(e - s);
     if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-      return sbx_error_set(err, EINVAL, "%s %s must not contain '.' or '..'", what, p);
+      return sbx_error_says(err, EINVAL, "%s %s must not contain '.' or '..'", what, p);
     for (const char *c = s; c < e; c++)
-      if ((unsigned char)*c < 0x20) return sbx_error_set(err, EINVAL, "%s contains a control character", what);
+      if ((unsigned char)*c < 0x20) return sbx_error_says(err, EINVAL, "%s contains a control character", what);
     s = e;
   }
   return 0;
@@ -79,13 +79,13 @@ static int parse_user(const char *s, uint32_t *uid, uint32_t *gid, sbx_error_t *
   errno = 0;
   unsigned long u = strtoul(s, &end, 10), g;
   if (errno || end == s || u > 65535 || (*end && *end != ':'))
-    return sbx_error_set(err, EINVAL, "--user %s: expected UID[:GID] with numbers from 0 to 65535", s);
+    return sbx_error_says(err, EINVAL, "--user %s: expected UID[:GID] with numbers from 0 to 65535", s);
   g = u;
   if (*end == ':') {
     const char *gs = end + 1;
     g = strtoul(gs, &end, 10);
     if (errno || end == gs || *end || g > 65535)
-      return sbx_error_set(err, EINVAL, "--user %s: expected UID[:GID] with numbers from 0 to 65535", s);
+      return sbx_error_says(err, EINVAL, "--user %s: expected UID[:GID] with numbers from 0 to 65535", s);
   }
   *uid = (uint32_t)u;
   *gid = (uint32_t)g;
@@ -97,13 +97,13 @@ static int parse_user(const char *s, uint32_t *uid, uint32_t *gid, sbx_error_t *
 static int check_opened_for_reading(int fd, const char *what, sbx_error_t *err) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-    return sbx_error_set(err, EACCES, "%s: the source must be opened for reading by the caller", what);
+    return sbx_error_says(err, EACCES, "%s: the source must be opened for reading by the caller", what);
   return 0;
 }
 
 static int fd_at(const int *fds, size_t nfds, json_object *o, const char *key, int *out, sbx_error_t *err) {
   long long i = sbx_json_int(o, key, -1);
-  if (i < 0 || (size_t)i >= nfds) return sbx_error_set(err, EINVAL, "request names descriptor %lld, which was not sent", i);
+  if (i < 0 || (size_t)i >= nfds) return sbx_error_says(err, EINVAL, "request names descriptor %lld, which was not sent", i);
   *out = fds[i];
   return 0;
 }
@@ -132,9 +132,9 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
     if (fd_at(fds, nfds, q, "imageFd", &r->image_fd, err) < 0) return -1;
     if (check_opened_for_reading(r->image_fd, "--image rootfs:DIR", err) < 0) return -1;
     if (fstat(r->image_fd, &st) < 0 || !S_ISDIR(st.st_mode))
-      return sbx_error_set(err, ENOTDIR, "--image rootfs:DIR: DIR must be a directory");
+      return sbx_error_says(err, ENOTDIR, "--image rootfs:DIR: DIR must be a directory");
   } else {
-    return sbx_error_set(err, EINVAL, "--image: only `host` and `rootfs:DIR` are supported");
+    return sbx_error_says(err, EINVAL, "--image: only `host` and `rootfs:DIR` are supported");
   }
 
   const char *s;
@@ -143,21 +143,21 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   if ((s = sbx_json_str(q, "memory")) && sbx_quantity_bytes(s, &r->mem_bytes, err) < 0)
     return sbx_error_prefix(err, "--memory");
   if (r->mem_bytes > 0 && r->mem_bytes < (6LL << 20))
-    return sbx_error_set(err, EINVAL, "--memory: at least 6Mi is needed to start a sandbox");
+    return sbx_error_says(err, EINVAL, "--memory: at least 6Mi is needed to start a sandbox");
   r->pids = sbx_json_int(q, "pids", DEFAULT_PIDS);
-  if (r->pids < 1 || r->pids > 4194304) return sbx_error_set(err, EINVAL, "--pids must be between 1 and 4194304");
+  if (r->pids < 1 || r->pids > 4194304) return sbx_error_says(err, EINVAL, "--pids must be between 1 and 4194304");
 
   const char *net = sbx_json_str(q, "network");
   if (net && strcmp(net, "none") != 0) {
     if (strcmp(net, "private") == 0)
-      return sbx_error_set(err, ENOTSUP, "--network private is not supported yet; use --network none (loopback only)");
-    return sbx_error_set(err, EINVAL, "--network must be none or private");
+      return sbx_error_says(err, ENOTSUP, "--network private is not supported yet; use --network none (loopback only)");
+    return sbx_error_says(err, EINVAL, "--network must be none or private");
   }
 
   r->volumes = json_object_new_array();
   if (json_object_object_get_ex(q, "mounts", &o)) {
-    if (!json_object_is_type(o, json_type_array)) return sbx_error_set(err, EINVAL, "mounts must be a list");
-    if (json_object_array_length(o) > 24) return sbx_error_set(err, E2BIG, "at most 24 -v mounts");
+    if (!json_object_is_type(o, json_type_array)) return sbx_error_says(err, EINVAL, "mounts must be a list");
+    if (json_object_array_length(o) > 24) return sbx_error_says(err, E2BIG, "at most 24 -v mounts");
     for (size_t i = 0; i < json_object_array_length(o); i++) {
       json_object *m = json_object_array_get_idx(o, i);
       const char *dst = sbx_json_str(m, "destination");
@@ -165,12 +165,12 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
       struct stat st;
       if (check_abs_path(dst, "-v destination", err) < 0) return -1;
       if (strcmp(dst, "/") == 0 || under(dst, "/proc") || under(dst, "/sys") || under(dst, "/dev"))
-        return sbx_error_set(err, EINVAL, "-v %s: cannot mount over /, /proc, /sys or /dev", dst);
+        return sbx_error_says(err, EINVAL, "-v %s: cannot mount over /, /proc, /sys or /dev", dst);
       if (fd_at(fds, nfds, m, "fd", &fd, err) < 0) return -1;
       if (check_opened_for_reading(fd, "-v", err) < 0) return -1;
       if (fstat(fd, &st) < 0) return sbx_error_sys(err, "-v %s", dst);
       if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-        return sbx_error_set(err, EINVAL, "-v %s: the source must be a directory or a regular file", dst);
+        return sbx_error_says(err, EINVAL, "-v %s: the source must be a directory or a regular file", dst);
       json_object *v = json_object_new_object();
       json_object_object_add(v, "fd", json_object_new_int(fd)); /* rewritten when spawning */
       json_object_object_add(v, "destination", json_object_new_string(dst));
@@ -186,10 +186,10 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
       const char *kv = json_object_get_string(json_object_array_get_idx(o, i));
       const char *eq = kv ? strchr(kv, '=') : NULL;
       char name[256];
-      if (!eq || (size_t)(eq - kv) >= sizeof name) return sbx_error_set(err, EINVAL, "-e: expected NAME=VALUE");
+      if (!eq || (size_t)(eq - kv) >= sizeof name) return sbx_error_says(err, EINVAL, "-e: expected NAME=VALUE");
       memcpy(name, kv, (size_t)(eq - kv));
       name[eq - kv] = '\0';
-      if (!sbx_is_env_name(name)) return sbx_error_set(err, EINVAL, "-e %s: not a valid variable name", name);
+      if (!sbx_is_env_name(name)) return sbx_error_says(err, EINVAL, "-e %s: not a valid variable name", name);
       json_object_array_add(r->env, json_object_new_string(kv));
     }
   }
@@ -202,10 +202,10 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   r->rm = sbx_json_bool(q, "rm", 0);
   if (!json_object_object_get_ex(q, "command", &r->command) || !json_object_is_type(r->command, json_type_array) ||
       json_object_array_length(r->command) == 0)
-    return sbx_error_set(err, EINVAL, "no command given: sbx run [OPTIONS] -- COMMAND [ARG...]");
+    return sbx_error_says(err, EINVAL, "no command given: sbx run [OPTIONS] -- COMMAND [ARG...]");
   for (size_t i = 0; i < json_object_array_length(r->command); i++)
     if (!json_object_is_type(json_object_array_get_idx(r->command, i), json_type_string))
-      return sbx_error_set(err, EINVAL, "command arguments must be strings");
+      return sbx_error_says(err, EINVAL, "command arguments must be strings");
   (void)who;
   return 0;
 }
@@ -544,7 +544,7 @@ static int delete_pod(struct sbx_daemon *d, const char *ns, const char *name, ui
   else if (rc == 0) rc = 1;
   pthread_mutex_unlock(&d->objects_lock);
   if (rc == 1 && sbx_supervisor_wait_gone(d, ns, name, owner, (int)(grace + 15) * 1000) < 0)
-    return sbx_error_set(err, ETIMEDOUT, "sandbox %s did not stop in time; it is still being deleted", name);
+    return sbx_error_says(err, ETIMEDOUT, "sandbox %s did not stop in time; it is still being deleted", name);
   return rc < 0 ? -1 : 0;
 }
 
@@ -554,7 +554,7 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
   if (is_pod(obj)) return delete_pod(d, ns, name, owner, err);
   if (sbx_supervisor_signal(d, ns, name, owner, SIGTERM) == 0 &&
       sbx_supervisor_wait_gone(d, ns, name, owner, (GRACE_SECONDS + 10) * 1000) < 0)
-    return sbx_error_set(err, ETIMEDOUT, "sandbox %s did not stop in time; try again", name);
+    return sbx_error_says(err, ETIMEDOUT, "sandbox %s did not stop in time; try again", name);
   json_object *x = sbx_internal(obj);
   const char *state_dir = sbx_json_str(x, "stateDir");
   const char *id = sbx_json_str(x, "id");

@@ -23,6 +23,15 @@ int sbx_error_set(sbx_error_t *err, int errnum, const char *fmt, ...) {
   return -1;
 }
 
+int sbx_error_says(sbx_error_t *err, int errnum, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vset(err, 0, fmt, ap);
+  va_end(ap);
+  err->errnum = errnum;
+  return -1;
+}
+
 int sbx_error_sys(sbx_error_t *err, const char *fmt, ...) {
   int saved = errno;
   va_list ap;

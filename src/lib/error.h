@@ -21,6 +21,9 @@ typedef struct sbx_error {
 /* Set the error; appends ": strerror(errnum)" when errnum != 0. Always returns -1. */
 int sbx_error_set(sbx_error_t *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Set the error whose message says it all ("secret \"x\" not found"): errnum tells
+ * callers its kind (ENOENT, EINVAL…) but is not appended. Always returns -1. */
+int sbx_error_says(sbx_error_t *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same, with errno as the cause. Always returns -1. */
 int sbx_error_sys(sbx_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepend "context: " to the message. Always returns -1. */
