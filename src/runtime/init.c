@@ -3,7 +3,7 @@
  * Static and libc-only, so it runs on any root file system; it is exec'd from a sealed
  * memfd, so /proc/1/exe never leads back to a host file. It has one job each:
  *   - start the main process: new session, controlling tty (with --tty), the user's ids
- *     (--uid/--gid, supplementary groups dropped), the working directory (created if missing
+ *     (--uid/--gid, and --groups or no supplementary group), the working directory (created if missing
  *     and checked to be a real path inside the sandbox), then exec through PATH; when the
  *     exec fails it exits 127 (not found) or 126 (not runnable), as a shell does;
  *   - forward the signals it gets (SIGTERM from `sbx delete`, SIGINT from Ctrl-C ...) to
@@ -47,6 +47,24 @@ static void mkdir_p(const char *path) {
   mkdir(buf, 0755);
 }
 
+#define MAX_GROUPS 64
+
+/* "--groups 100,1000": the main process's supplementary groups (none without it). */
+static int parse_groups(const char *s, gid_t *out) {
+  int n = 0;
+  while (*s && n < MAX_GROUPS) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s) break;
+    out[n++] = (gid_t)v;
+    s = *end == ',' ? end + 1 : end;
+  }
+  return n;
+}
+
+static gid_t groups[MAX_GROUPS];
+static int ngroups;
+
 static void run_main(char **argv, uid_t uid, gid_t gid, const char *cwd, int tty, int errpipe) {
   sigset_t none;
   sigemptyset(&none);
@@ -60,7 +78,7 @@ static void run_main(char **argv, uid_t uid, gid_t gid, const char *cwd, int tty
     if (uid != 0 && chown(cwd, uid, gid) < 0) die(cwd);
     if (chdir(cwd) < 0) die(cwd);
   }
-  if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) die("set ids");
+  if (setgroups((size_t)ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) die("set ids");
   /* The working directory must be a path inside this sandbox, never a leaked handle. */
   char here[4096];
   if (!getcwd(here, sizeof here) || here[0] != '/') {
@@ -88,6 +106,8 @@ int main(int argc, char **argv) {
       gid = (gid_t)strtoul(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc) {
       cwd = argv[++i];
+    } else if (strcmp(argv[i], "--groups") == 0 && i + 1 < argc) {
+      ngroups = parse_groups(argv[++i], groups);
     } else if (strcmp(argv[i], "--tty") == 0) {
       tty = 1;
     } else {
