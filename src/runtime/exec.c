@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
@@ -56,6 +57,23 @@ static int open_pty(int *slave, sbx_error_t *err) {
   return m;
 }
 
+/* After the ids are switched (permitted kept by PR_SET_KEEPCAPS): the bounding set
+ * becomes the sandbox's set, and the process keeps it as root, nothing otherwise. */
+static int finish_caps(uint64_t caps, uid_t uid, sbx_error_t *err) {
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+  if (syscall(SYS_capget, &hdr, d) < 0) return sbx_error_sys(err, "capget");
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) d[i].effective = d[i].permitted;
+  if (syscall(SYS_capset, &hdr, d) < 0) return sbx_error_sys(err, "capset");
+  if (sbx_caps_apply(caps, err) < 0) return -1;
+  if (uid != 0) {
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capset, &hdr, d) < 0) return sbx_error_sys(err, "capset");
+  }
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  return 0;
+}
+
 static void process_main(const struct sbx_exec_config *c, int sync) {
   sbx_error_t e = {0}, *err = &e;
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
@@ -96,17 +114,20 @@ static void process_main(const struct sbx_exec_config *c, int sync) {
   }
   struct rlimit core = {0, 0};
   setrlimit(RLIMIT_CORE, &core);
-  if (sbx_caps_apply(c->caps, err) < 0) fail(sync, err);
+  /* as the sandbox's init does (--caps): what switching ids takes stays until then */
+  uint64_t need = UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID | UINT64_C(1) << CAP_SETPCAP;
+  if (sbx_caps_apply(c->caps | need, err) < 0) fail(sync, err);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     sbx_error_sys(err, "no_new_privs");
     fail(sync, err);
   }
   if ((c->seccomp ? sbx_seccomp_load(c->seccomp, err) : sbx_seccomp_apply_default(err)) < 0) fail(sync, err);
-  if (setgroups(c->ngroups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
-      setresuid(c->uid, c->uid, c->uid) < 0) {
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(c->ngroups, c->groups) < 0 ||
+      setresgid(c->gid, c->gid, c->gid) < 0 || setresuid(c->uid, c->uid, c->uid) < 0) {
     sbx_error_sys(err, "set ids");
     fail(sync, err);
   }
+  if (finish_caps(c->caps, c->uid, err) < 0) fail(sync, err);
   if (chdir(c->cwd && *c->cwd ? c->cwd : "/") < 0) {
     sbx_error_sys(err, "working directory %s", c->cwd);
     fail(sync, err);

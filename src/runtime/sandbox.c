@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -396,7 +397,10 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
     child_fail(sync, err);
   }
 
-  if (sbx_caps_apply(c->caps_set ? c->caps : sbx_caps_default_mask(), err) < 0) child_fail(sync, err);
+  /* With a set of its own, sbx-init keeps what switching ids takes until it has switched
+   * (its --caps); the default set has it anyway. */
+  uint64_t need = UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID | UINT64_C(1) << CAP_SETPCAP;
+  if (sbx_caps_apply(c->caps_set ? c->caps | need : sbx_caps_default_mask(), err) < 0) child_fail(sync, err);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     sbx_error_sys(err, "no_new_privs");
     child_fail(sync, err);
@@ -409,6 +413,8 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   size_t argc = 0;
   while (c->argv[argc]) argc++;
   char **argv = calloc(argc + 14, sizeof *argv);
+  char capsarg[32];
+  snprintf(capsarg, sizeof capsarg, "%llx", (unsigned long long)c->caps);
   char *groups = calloc(c->ngroups + 1, 12);
   if (!argv || !groups) _exit(125);
   for (size_t i = 0, off = 0; i < c->ngroups; i++)
@@ -422,6 +428,10 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   argv[k++] = "--cwd";
   argv[k++] = (char *)(c->cwd ? c->cwd : "/");
   if (c->tty) argv[k++] = "--tty";
+  if (c->caps_set) {
+    argv[k++] = "--caps";
+    argv[k++] = capsarg;
+  }
   if (c->ngroups > 0) {
     argv[k++] = "--groups";
     argv[k++] = groups;
