@@ -192,7 +192,19 @@ class PodShim:
         s.close()
         started, fds = wire_recv(mine)
         out = err = b""
-        if started and started.get("type") == "started" and len(fds) >= 2:
+        if started and started.get("type") == "started" and tty and len(fds) == 1:
+            chunks = []
+            while True:
+                try:
+                    b = os.read(fds[0], 65536)
+                except OSError:  # EIO: the last holder of the terminal's other side is gone
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            os.close(fds[0])
+            out = b"".join(chunks)
+        elif started and started.get("type") == "started" and len(fds) >= 2:
             for fd, which in ((fds[-2], "out"), (fds[-1], "err")):
                 chunks = []
                 while True:

@@ -210,3 +210,12 @@ def test_read_only_root_and_hostname(pods):
     assert wait_until(lambda: "podname" in pod.log("ro"), 10), (pod.log("ro"), pod.stderr())
     log = pod.log("ro")
     assert "root-ro" in log and "tmp-rw" in log
+
+
+def test_exec_with_a_tty(pods):
+    pod = pods([container("app", ["sleep", "600"])])
+    assert running(pod, "app")
+    ack, out, _, ex = pod.exec(["sh", "-c", "tty; test -t 0 && test -t 1 && echo is-a-tty"], tty=True)
+    assert ack == {"ok": True}, (ack, ex)
+    assert "/dev/pts/" in out and "is-a-tty" in out, out
+    assert ex["exitCode"] == 0
