@@ -16,7 +16,8 @@
  * code, signal, OOM kill from the cgroup), tears everything down (cgroup, writable layer
  * when --rm), records the result in <state>/status.json and tells the client.
  * SIGTERM asks for a graceful stop: SIGTERM to the sandbox, SIGKILL after the grace period.
- * If the client goes away, the sandbox is stopped unless it was named and kept. */
+ * If the client goes away, the sandbox is stopped unless it was named and kept.
+ * A spec with "mode":"pod" (a Sandbox object's pod) is run by shim_pod.c instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +36,7 @@
 #include "lib/cleanup.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
+#include "daemon/shim_pod.h"
 #include "lib/wire.h"
 #include "runtime/sandbox.h"
 
@@ -318,6 +320,7 @@ static int start(struct shim *s, sbx_error_t *err) {
   json_object_object_add(st, "phase", json_object_new_string("Running"));
   json_object_object_add(st, "shimPid", json_object_new_int(getpid()));
   json_object_object_add(st, "initPid", json_object_new_int(s->sb.pid));
+  json_object_object_add(st, "netnsPid", json_object_new_int(s->sb.pid)); /* port-forward joins its netns */
   json_object_object_add(st, "startedAt", json_object_new_string(ts));
   write_status(s, st);
   return 0;
@@ -418,6 +421,7 @@ static int serve(struct shim *s) {
     logmsg(s, "%s", err.msg);
     return 1;
   }
+  if (strcmp(sbx_json_str(s->spec, "mode") ?: "", "pod") == 0) return sbx_pod_shim_main(s->spec);
   s->id = sbx_json_str(s->spec, "id");
   s->state_dir = sbx_json_str(s->spec, "stateDir");
   s->keep = sbx_json_bool(s->spec, "keepOnDisconnect", 0);

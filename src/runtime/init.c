@@ -3,7 +3,7 @@
  * Static and libc-only, so it runs on any root file system; it is exec'd from a sealed
  * memfd, so /proc/1/exe never leads back to a host file. It has one job each:
  *   - start the main process: new session, controlling tty (with --tty), the user's ids
- *     (--uid/--gid, supplementary groups dropped), the working directory (created if missing
+ *     (--uid/--gid, and --groups or no supplementary group), the working directory (created if missing
  *     and checked to be a real path inside the sandbox), then exec through PATH; when the
  *     exec fails it exits 127 (not found) or 126 (not runnable), as a shell does;
  *   - forward the signals it gets (SIGTERM from `sbx delete`, SIGINT from Ctrl-C ...) to
@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +50,49 @@ static void mkdir_p(const char *path) {
   mkdir(buf, 0755);
 }
 
+#define MAX_GROUPS 64
+
+/* "--groups 100,1000": the main process's supplementary groups (none without it). */
+static int parse_groups(const char *s, gid_t *out) {
+  int n = 0;
+  while (*s && n < MAX_GROUPS) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s) break;
+    out[n++] = (gid_t)v;
+    s = *end == ',' ? end + 1 : end;
+  }
+  return n;
+}
+
+static gid_t groups[MAX_GROUPS];
+static int ngroups;
+static int have_caps;
+static uint64_t caps;
+
+/* --caps MASK: the sandbox's own set, when it may lack what switching ids takes. The shim
+ * started us with MASK plus SETUID, SETGID and SETPCAP; once the ids are switched (with
+ * PR_SET_KEEPCAPS, so permitted survives), the bounding set is cut to MASK and the main
+ * process keeps MASK if it runs as root, nothing otherwise, as without --caps. */
+static void caps_finish(uid_t uid) {
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &hdr, d) < 0) die("capget");
+  d[0].effective = d[0].permitted;
+  d[1].effective = d[1].permitted;
+  if (syscall(SYS_capset, &hdr, d) < 0) die("capset");
+  for (int c = 0; c < 64; c++)
+    if (!(caps & ((uint64_t)1 << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability");
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  uint64_t keep = uid == 0 ? caps : 0;
+  for (int i = 0; i < 2; i++) {
+    d[i].permitted = d[i].effective = (uint32_t)(keep >> (32 * i));
+    d[i].inheritable = 0;
+  }
+  if (syscall(SYS_capset, &hdr, d) < 0) die("capset");
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+}
+
 static void run_main(char **argv, uid_t uid, gid_t gid, const char *cwd, int tty, int errpipe) {
   sigset_t none;
   sigemptyset(&none);
@@ -60,7 +106,9 @@ static void run_main(char **argv, uid_t uid, gid_t gid, const char *cwd, int tty
     if (uid != 0 && chown(cwd, uid, gid) < 0) die(cwd);
     if (chdir(cwd) < 0) die(cwd);
   }
-  if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) die("set ids");
+  if (have_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("keepcaps");
+  if (setgroups((size_t)ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) die("set ids");
+  if (have_caps) caps_finish(uid);
   /* The working directory must be a path inside this sandbox, never a leaked handle. */
   char here[4096];
   if (!getcwd(here, sizeof here) || here[0] != '/') {
@@ -88,6 +136,11 @@ int main(int argc, char **argv) {
       gid = (gid_t)strtoul(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc) {
       cwd = argv[++i];
+    } else if (strcmp(argv[i], "--groups") == 0 && i + 1 < argc) {
+      ngroups = parse_groups(argv[++i], groups);
+    } else if (strcmp(argv[i], "--caps") == 0 && i + 1 < argc) {
+      have_caps = 1;
+      caps = strtoull(argv[++i], NULL, 16);
     } else if (strcmp(argv[i], "--tty") == 0) {
       tty = 1;
     } else {

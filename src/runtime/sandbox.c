@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -349,6 +350,16 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   }
   close(pts);
 
+  /* Everything is mounted: a read-only root now keeps its submounts (/tmp, /dev, volumes)
+   * writable, since only this one mount's attribute changes. */
+  if (c->read_only_root) {
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0) {
+      sbx_error_sys(err, "read-only root file system");
+      child_fail(f->sync, err);
+    }
+  }
+
   if (unshare(CLONE_NEWCGROUP) < 0) {
     sbx_error_sys(err, "cgroup namespace");
     child_fail(f->sync, err);
@@ -386,7 +397,10 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
     child_fail(sync, err);
   }
 
-  if (sbx_caps_apply(sbx_caps_default_mask(), err) < 0) child_fail(sync, err);
+  /* With a set of its own, sbx-init keeps what switching ids takes until it has switched
+   * (its --caps); the default set has it anyway. */
+  uint64_t need = UINT64_C(1) << CAP_SETUID | UINT64_C(1) << CAP_SETGID | UINT64_C(1) << CAP_SETPCAP;
+  if (sbx_caps_apply(c->caps_set ? c->caps | need : sbx_caps_default_mask(), err) < 0) child_fail(sync, err);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     sbx_error_sys(err, "no_new_privs");
     child_fail(sync, err);
@@ -398,8 +412,13 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   snprintf(gid, sizeof gid, "%u", (unsigned)c->gid);
   size_t argc = 0;
   while (c->argv[argc]) argc++;
-  char **argv = calloc(argc + 12, sizeof *argv);
-  if (!argv) _exit(125);
+  char **argv = calloc(argc + 14, sizeof *argv);
+  char capsarg[32];
+  snprintf(capsarg, sizeof capsarg, "%llx", (unsigned long long)c->caps);
+  char *groups = calloc(c->ngroups + 1, 12);
+  if (!argv || !groups) _exit(125);
+  for (size_t i = 0, off = 0; i < c->ngroups; i++)
+    off += (size_t)sprintf(groups + off, "%s%u", i ? "," : "", (unsigned)c->groups[i]);
   size_t k = 0;
   argv[k++] = "sbx-init";
   argv[k++] = "--uid";
@@ -409,6 +428,14 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   argv[k++] = "--cwd";
   argv[k++] = (char *)(c->cwd ? c->cwd : "/");
   if (c->tty) argv[k++] = "--tty";
+  if (c->caps_set) {
+    argv[k++] = "--caps";
+    argv[k++] = capsarg;
+  }
+  if (c->ngroups > 0) {
+    argv[k++] = "--groups";
+    argv[k++] = groups;
+  }
   argv[k++] = "--";
   for (size_t i = 0; i < argc; i++) argv[k++] = c->argv[i];
   argv[k] = NULL;
@@ -418,6 +445,55 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
 }
 
 /* ---- parent side ------------------------------------------------------------------- */
+
+/* Join mode: a short-lived helper joins the pod holder's user, net, ipc and uts namespaces
+ * (one setns on its pidfd; the user namespace is entered first, so what it creates next is
+ * owned by the pod's), then clones the sandbox's pid 1 with new mount and pid namespaces.
+ * CLONE_PARENT makes that child ours, as in the ordinary path, and the helper exits after
+ * passing its pid up a pipe. */
+static pid_t join_clone(const struct sbx_sandbox_config *c, struct child_fds *f, int sp0, int st0,
+                        sbx_error_t *err) {
+  int pp[2];
+  if (pipe2(pp, O_CLOEXEC) < 0) return sbx_error_sys(err, "pipe");
+  pid_t helper = fork();
+  if (helper < 0) {
+    close(pp[0]);
+    close(pp[1]);
+    return sbx_error_sys(err, "fork");
+  }
+  if (helper == 0) {
+    close(pp[0]);
+    close(sp0);
+    close(st0);
+    int r[2] = {-1, 0};
+    if (setns(c->join_pidfd, CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+      r[1] = errno;
+    } else {
+      pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+      if (pid == 0) {
+        close(pp[1]);
+        child_main(c, f);
+        _exit(125);
+      }
+      r[0] = pid;
+      r[1] = pid < 0 ? errno : 0;
+    }
+    _exit(write(pp[1], r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+  }
+  close(pp[1]);
+  int r[2] = {-1, EPROTO};
+  ssize_t n;
+  do n = read(pp[0], r, sizeof r);
+  while (n < 0 && errno == EINTR);
+  close(pp[0]);
+  while (waitpid(helper, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (n != (ssize_t)sizeof r || r[0] <= 0) {
+    errno = r[1] ? r[1] : EPROTO;
+    return sbx_error_sys(err, "join the pod's namespaces");
+  }
+  return r[0];
+}
 
 /* A directory of the sandbox's state (the state directory itself is root-only, so these
  * modes matter only inside: the upper layer's root is the sandbox's "/"). */
@@ -463,8 +539,20 @@ int sbx_sandbox_prepare(const struct sbx_sandbox_config *c, struct sbx_sandbox *
   }
   f = (struct child_fds){sp[1], st[1], -1, -1, -1, -1};
 
+  pid_t pid;
+  if (c->join) {
+    pid = join_clone(c, &f, sp[0], st[0], err);
+    if (pid < 0) {
+      close(sp[0]);
+      close(sp[1]);
+      close(st[0]);
+      close(st[1]);
+      return -1;
+    }
+    goto cloned;
+  }
   int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
-  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+  pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (pid < 0) {
     close(sp[0]);
     close(sp[1]);
@@ -482,6 +570,7 @@ int sbx_sandbox_prepare(const struct sbx_sandbox_config *c, struct sbx_sandbox *
     child_main(c, &f);
     _exit(125);
   }
+cloned:
   close(sp[1]);
   close(st[1]);
   sb->pid = pid;
@@ -491,7 +580,7 @@ int sbx_sandbox_prepare(const struct sbx_sandbox_config *c, struct sbx_sandbox *
   /* The id map, then the cgroup: joining a cgroup is the slow step on cgroup v1 (the kernel
    * waits for an RCU grace period), which is why a warm pool does this half ahead. */
   struct sbx_idmap_line ids = {0, c->host_id_base, c->id_count};
-  if (sbx_idmap_write(pid, &ids, 1, &ids, 1, err) < 0) goto fail;
+  if (!c->join && sbx_idmap_write(pid, &ids, 1, &ids, 1, err) < 0) goto fail;
   if (sbx_cgroup_create("/proc/self/mountinfo", "/sys/fs/cgroup", c->cgroup_parent, c->id, &c->limits,
                         &sb->cgroup, err) < 0 ||
       sbx_cgroup_add_pid(sb->cgroup, pid, err) < 0) {
@@ -592,7 +681,7 @@ int sbx_sandbox_launch(const struct sbx_sandbox_config *c, struct sbx_sandbox *s
   }
   for (size_t i = 0; i < c->nvolumes; i++) {
     unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (c->volumes[i].read_only ? MOUNT_ATTR_RDONLY : 0);
-    trees[ntrees] = clone_tree(c->volumes[i].src_fd, true, attrs, volns, err);
+    trees[ntrees] = clone_tree(c->volumes[i].src_fd, true, attrs, c->volumes[i].no_idmap ? -1 : volns, err);
     if (trees[ntrees] < 0) {
       sbx_error_prefix(err, "volume %s", c->volumes[i].destination);
       goto fail;

@@ -39,6 +39,7 @@ struct sbx_volume {
   const char *destination; /* absolute path inside */
   bool read_only;
   bool is_dir;
+  bool no_idmap;           /* mount as is (files already carry the sandbox's ids) */
 };
 
 struct sbx_sandbox_config {
@@ -76,6 +77,18 @@ struct sbx_sandbox_config {
   struct sbx_cgroup_limits limits;
   int64_t shm_bytes;      /* /dev/shm size */
   int64_t tmp_bytes;      /* /tmp size */
+
+  /* Pod members (join mode): instead of new user, net, ipc and uts namespaces, the child
+   * joins those of the pod's holder (join_pidfd, a pidfd of it; see podns.h), then gets
+   * new mount, pid and cgroup namespaces owned by the pod's user namespace. The holder's
+   * id map is already written, so none is written here. */
+  bool join;
+  int join_pidfd;
+  bool caps_set;          /* capabilities: `caps` (bit n = capability n) instead of the default */
+  uint64_t caps;
+  bool read_only_root;    /* the overlay root mounted read-only (/tmp, /dev ... stay writable) */
+  const gid_t *groups;    /* supplementary groups of the main process inside */
+  size_t ngroups;
 
   /* Warm pool: a sandbox prepared before its configuration is known gets it as text with
    * "go"; its child calls this (in the child, after fork) to turn the text into a full
