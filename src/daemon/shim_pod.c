@@ -236,6 +236,10 @@ static int ctr_launch(struct pod *p, struct pod_ctr *c, sbx_error_t *err) {
   cfg.image_owner_map = sbx_json_bool(c->spec, "imageOwnerMap", 0);
   cfg.owner_uid = (uid_t)sbx_json_int(p->spec, "ownerUid", 0);
   cfg.owner_gid = (gid_t)sbx_json_int(p->spec, "ownerGid", 0);
+  if (sbx_json_int(p->spec, "fsGroup", -1) >= 0) {
+    cfg.volume_gid_set = true;
+    cfg.volume_gid = (gid_t)sbx_json_int(p->spec, "fsGroup", 0);
+  }
   cfg.argv = c->argv;
   cfg.envp = c->envp;
   cfg.cwd = c->cwd;

@@ -510,6 +510,9 @@ static int open_state_dir(int state, const char *name, uid_t owner, mode_t mode,
 
 /* Clone one tree idmapped through userns; if the file system cannot idmap, fall back to a
  * plain clone (files then show as nobody inside). */
+/* the group a user's volume files show inside: the pod's fsGroup, else the process's */
+static gid_t volume_gid(const struct sbx_sandbox_config *c) { return c->volume_gid_set ? c->volume_gid : c->gid; }
+
 static int clone_tree(int dirfd, bool recursive, unsigned attrs, int userns, sbx_error_t *err) {
   int t = sbx_tree_clone(dirfd, "", recursive, attrs, userns, err);
   if (t >= 0 || userns < 0) return t;
@@ -645,7 +648,7 @@ int sbx_sandbox_launch(const struct sbx_sandbox_config *c, struct sbx_sandbox *s
   if (c->image_owner_map || c->nvolumes > 0) {
     /* A user's files show up as owned by the sandbox user (root for an image). */
     struct sbx_idmap_line u = {c->owner_uid, c->host_id_base + (c->image_owner_map ? 0 : c->uid), 1};
-    struct sbx_idmap_line g = {c->owner_gid, c->host_id_base + (c->image_owner_map ? 0 : c->gid), 1};
+    struct sbx_idmap_line g = {c->owner_gid, c->host_id_base + (c->image_owner_map ? 0 : volume_gid(c)), 1};
     volns = sbx_userns_make(&u, 1, &g, 1, err);
     if (volns < 0) goto fail;
   }
@@ -671,11 +674,11 @@ int sbx_sandbox_launch(const struct sbx_sandbox_config *c, struct sbx_sandbox *s
     goto fail;
   }
   ntrees++;
-  if (c->nvolumes > 0 && c->image_owner_map && c->uid != 0) {
+  if (c->nvolumes > 0 && c->image_owner_map && (c->uid != 0 || volume_gid(c) != 0)) {
     /* volumes map the owner to the sandbox user, which differs from the image's mapping */
     close(volns);
     struct sbx_idmap_line u = {c->owner_uid, c->host_id_base + c->uid, 1};
-    struct sbx_idmap_line g = {c->owner_gid, c->host_id_base + c->gid, 1};
+    struct sbx_idmap_line g = {c->owner_gid, c->host_id_base + volume_gid(c), 1};
     volns = sbx_userns_make(&u, 1, &g, 1, err);
     if (volns < 0) goto fail;
   }

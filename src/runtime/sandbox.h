@@ -61,6 +61,8 @@ struct sbx_sandbox_config {
   size_t nvolumes;
   uid_t owner_uid;        /* volumes appear owned by (uid, gid) inside when they are */
   gid_t owner_gid;        /* owned by (owner_uid, owner_gid) on the host */
+  bool volume_gid_set;    /* volumes: owner_gid appears as volume_gid (a pod's fsGroup) */
+  gid_t volume_gid;       /* instead of the process's gid */
 
   char *const *argv;      /* command; argv[0] looked up in PATH of envp */
   char *const *envp;
