@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,17 @@
 
 static pthread_mutex_t pvc_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* An error whose message is complete as it stands (no ": strerror" appended), with errnum
+ * for the caller to act on: the REST layer and events show these messages verbatim. */
+__attribute__((format(printf, 3, 4))) static int refuse(sbx_error_t *err, int errnum, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  err->errnum = errnum;
+  return -1;
+}
+
 /* ---------------------------------------------------------------------------------------
  * pure parts */
 
@@ -64,8 +76,8 @@ int sbx_host_path_rule_parse(const char *arg, struct sbx_host_path_rule *rule, s
   } else if (n > 3 && strcmp(arg + n - 3, ":ro") == 0) {
     n -= 3;
   }
-  if (n == 0 || arg[0] != '/') return sbx_error_set(err, EINVAL, "must be an absolute directory, optionally with :rw");
-  if (n >= PATH_MAX) return sbx_error_set(err, EINVAL, "path too long");
+  if (n == 0 || arg[0] != '/') return refuse(err, EINVAL, "must be an absolute directory, optionally with :rw");
+  if (n >= PATH_MAX) return refuse(err, EINVAL, "path too long");
   rule->dir = strndup(arg, n);
   if (!rule->dir) return sbx_error_set(err, ENOMEM, "out of memory");
   rule->rw = rw;
@@ -289,11 +301,11 @@ static json_object *pvc_new_object(const char *ns, const char *claim, int64_t by
 }
 
 static int pvc_names_ok(const char *ns, const char *claim, sbx_error_t *err) {
-  if (!ns || !sbx_is_dns_label(ns)) return sbx_error_set(err, EINVAL, "namespace must be a DNS label");
+  if (!ns || !sbx_is_dns_label(ns)) return refuse(err, EINVAL, "namespace must be a DNS label");
   if (!claim || !sbx_is_dns_subdomain(claim)) {
     char esc[80];
     sbx_escape_for_message(claim ? claim : "", 63, esc, sizeof esc);
-    return sbx_error_set(err, EINVAL, "persistentvolumeclaim name \"%s\" is not a DNS subdomain", esc);
+    return refuse(err, EINVAL, "persistentvolumeclaim name \"%s\" is not a DNS subdomain", esc);
   }
   return 0;
 }
@@ -305,9 +317,9 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, PVC_KIND, ns, claim, owner, &obj, NULL, err) < 0) {
     if (err->errnum != ENOENT) return -1;
-    if (bytes <= 0) return sbx_error_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (bytes <= 0) return refuse(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
     if (access(image, F_OK) == 0)
-      return sbx_error_set(err, EEXIST,
+      return refuse(err, EEXIST,
                            "an image for persistentvolumeclaim \"%s\" exists at %s without its object; "
                            "move it away to create the claim afresh",
                            claim, image);
@@ -321,7 +333,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
     char a[32], b[32];
     sbx_bytes_quantity(have, a, sizeof a);
     sbx_bytes_quantity(bytes, b, sizeof b);
-    return sbx_error_set(err, EINVAL,
+    return refuse(err, EINVAL,
                          "persistentvolumeclaim \"%s\" has %s, the template asks for %s: volumeClaimTemplates are "
                          "immutable; delete the pvc to resize",
                          claim, a, b);
@@ -341,7 +353,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
     json_object_object_add(x, "formatted", json_object_new_boolean(1));
     if (sbx_store_update(d->store, PVC_KIND, ns, claim, owner, obj, err) < 0) return -1;
   } else if (access(image, F_OK) < 0) {
-    return sbx_error_set(err, EIO,
+    return refuse(err, EIO,
                          "the image of persistentvolumeclaim \"%s\" (%s) is missing; delete the pvc to start afresh",
                          claim, image);
   }
@@ -395,21 +407,21 @@ static int pvc_remove_locked(struct sbx_daemon *d, const char *ns, const char *c
   int failed;
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, PVC_KIND, ns, claim, owner, &obj, NULL, err) < 0) {
-    if (err->errnum == ENOENT) sbx_error_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (err->errnum == ENOENT) refuse(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
     return -1;
   }
   _cleanup_free_ char *user = pvc_user(d, ns, claim, owner, err, &failed);
   if (failed) return -1;
   if (user)
-    return sbx_error_set(err, EBUSY, "persistentvolumeclaim \"%s\" is in use by sandbox %s; delete the sandbox first",
+    return refuse(err, EBUSY, "persistentvolumeclaim \"%s\" is in use by sandbox %s; delete the sandbox first",
                          claim, user);
   json_object *x = NULL;
   json_object_object_get_ex(obj, SBX_INTERNAL, &x);
   _cleanup_fd_ int nsfd = -1;
   _cleanup_fd_ int mfd = pvc_mount_dir(d, owner, 0, ns, claim, false, &nsfd, err);
   if (mfd >= 0) {
-    if (sbx_umount_at(mfd, true, err) < 0) return sbx_error_prefix(err, "persistentvolumeclaim \"%s\"", claim);
     close(sbx_steal_fd(&mfd));
+    if (sbx_umount_at(nsfd, claim, true, err) < 0) return sbx_error_prefix(err, "persistentvolumeclaim \"%s\"", claim);
     unlinkat(nsfd, claim, AT_REMOVEDIR); /* not empty: the owner put files there; theirs */
   } else if (err->errnum != ENOENT) {
     return -1;
@@ -458,13 +470,13 @@ static const char *lower_kind(const char *kind) { return strcmp(kind, "Secret") 
 static int config_get(struct sbx_daemon *d, uid_t owner, const char *ns, const char *kind, const char *name,
                       json_object **obj, sbx_error_t *err) {
   if (strcmp(kind, "Secret") != 0 && strcmp(kind, "ConfigMap") != 0)
-    return sbx_error_set(err, EINVAL, "unknown kind %s", kind);
+    return refuse(err, EINVAL, "unknown kind %s", kind);
   char esc[80];
   sbx_escape_for_message(name ? name : "", 63, esc, sizeof esc);
   if (!name || !sbx_is_dns_subdomain(name) || !ns || !sbx_is_dns_label(ns))
-    return sbx_error_set(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
+    return refuse(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
   if (sbx_store_get(d->store, kind, ns, name, owner, obj, NULL, err) < 0) {
-    if (err->errnum == ENOENT) sbx_error_set(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
+    if (err->errnum == ENOENT) refuse(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
     return -1;
   }
   return 0;
@@ -487,13 +499,13 @@ static int config_lookup(json_object *obj, const char *kind, const char *key, ch
       return 0;
     }
     *value = (char *)sbx_base64_decode(s, n, len);
-    if (!*value) return sbx_error_set(err, EINVAL, "key \"%s\" of the secret is not valid base64", key);
+    if (!*value) return refuse(err, EINVAL, "key \"%s\" of the secret is not valid base64", key);
     return 0;
   }
   if (!secret && json_object_object_get_ex(json_object_object_get(obj, "binaryData"), key, &v) &&
       json_object_is_type(v, json_type_string)) {
     *value = (char *)sbx_base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), len);
-    if (!*value) return sbx_error_set(err, EINVAL, "binaryData key \"%s\" is not valid base64", key);
+    if (!*value) return refuse(err, EINVAL, "binaryData key \"%s\" is not valid base64", key);
     return 0;
   }
   return 1;
@@ -509,7 +521,7 @@ int sbx_config_value(struct sbx_daemon *d, uid_t owner, const char *ns, const ch
   if (r == 1) {
     char esc[80];
     sbx_escape_for_message(key ? key : "", 63, esc, sizeof esc);
-    return sbx_error_set(err, ENOENT, "key \"%s\" not found in %s \"%s\"", esc, lower_kind(kind), name);
+    return refuse(err, ENOENT, "key \"%s\" not found in %s \"%s\"", esc, lower_kind(kind), name);
   }
   return r;
 }
@@ -609,36 +621,36 @@ static int prep_empty_dir(struct prep *p, const char *name, json_object *src, sb
   const char *limit = sbx_json_str(src, "sizeLimit");
   int64_t bytes = 0;
   if (limit && sbx_quantity_bytes(limit, &bytes, err) < 0) return sbx_error_prefix(err, "volume %s: sizeLimit", name);
-  char path[PATH_MAX];
+  if (medium[0] && strcmp(medium, "Memory") != 0)
+    return refuse(err, EINVAL, "volume %s: emptyDir medium \"%s\" is not supported (\"\" or Memory)", name, medium);
+  char path[PATH_MAX], image[PATH_MAX];
+  snprintf(path, sizeof path, "%s/volumes/%s", p->state_dir, name);
+  snprintf(image, sizeof image, "%s/volume-images/%s.img", p->state_dir, name);
+  bool memory = strcmp(medium, "Memory") == 0;
+  if (!memory && bytes <= 0) bytes = pod_sum(p->sandbox, "ephemeral-storage");
+  int64_t want = bytes < SBX_CAPFS_MIN_BYTES ? SBX_CAPFS_MIN_BYTES : (bytes + 4095) & ~(int64_t)4095;
+  struct stat st;
+  if (!memory && stat(image, &st) == 0 && (bytes <= 0 || st.st_size != want)) {
+    /* the size changed with the template: scratch space starts afresh */
+    if (sbx_umount(path, true, err) < 0) return sbx_error_prefix(err, "volume %s", name);
+    unlink(image);
+  }
   _cleanup_fd_ int fd = state_volume_dir(p, name, path, sizeof path, err);
   if (fd < 0) return sbx_error_prefix(err, "volume %s", name);
-  if (strcmp(medium, "Memory") == 0) {
+  if (memory) {
     if (bytes <= 0) {
       int64_t mem = pod_sum(p->sandbox, "memory");
       bytes = mem > 0 ? mem / 2 : DEFAULT_MEMORY_EMPTYDIR;
     }
     if (sbx_tmpfs_mount_at(fd, bytes, 0700, p->owner, p->gid, err) < 0)
       return sbx_error_prefix(err, "volume %s: tmpfs", name);
-  } else if (medium[0]) {
-    return sbx_error_set(err, EINVAL, "volume %s: emptyDir medium \"%s\" is not supported (\"\" or Memory)", name, medium);
-  } else {
-    if (bytes <= 0) bytes = pod_sum(p->sandbox, "ephemeral-storage");
-    if (bytes > 0) {
-      char image[PATH_MAX];
-      snprintf(image, sizeof image, "%s/volume-images", p->state_dir);
-      if (mkdir(image, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", image);
-      snprintf(image, sizeof image, "%s/volume-images/%s.img", p->state_dir, name);
-      int64_t want = bytes < SBX_CAPFS_MIN_BYTES ? SBX_CAPFS_MIN_BYTES : (bytes + 4095) & ~(int64_t)4095;
-      struct stat st;
-      if (stat(image, &st) == 0 && st.st_size != want) {
-        /* the size changed with the template: scratch space starts afresh */
-        if (sbx_umount_at(fd, true, err) < 0) return sbx_error_prefix(err, "volume %s", name);
-        unlink(image);
-      }
-      if (access(image, F_OK) < 0 && sbx_capfs_create(image, bytes, p->owner, p->gid, err) < 0)
-        return sbx_error_prefix(err, "volume %s", name);
-      if (sbx_capfs_mount_at(image, fd, err) < 0) return sbx_error_prefix(err, "volume %s", name);
-    }
+  } else if (bytes > 0) {
+    char idir[PATH_MAX];
+    snprintf(idir, sizeof idir, "%s/volume-images", p->state_dir);
+    if (mkdir(idir, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", idir);
+    if (access(image, F_OK) < 0 && sbx_capfs_create(image, bytes, p->owner, p->gid, err) < 0)
+      return sbx_error_prefix(err, "volume %s", name);
+    if (sbx_capfs_mount_at(image, fd, err) < 0) return sbx_error_prefix(err, "volume %s", name);
   }
   out_add(p, name, "emptyDir", path, false, true);
   return 0;
@@ -649,7 +661,7 @@ static int mode_of(json_object *o, const char *key, int dflt, const char *vol, s
   if (!json_object_object_get_ex(o, key, &m)) return dflt;
   int64_t v = json_object_get_int64(m);
   if (!json_object_is_type(m, json_type_int) || v < 0 || v > 0777)
-    return sbx_error_set(err, EINVAL, "volume %s: %s must be a file mode from 0 to 0777 (511)", vol, key);
+    return refuse(err, EINVAL, "volume %s: %s must be a file mode from 0 to 0777 (511)", vol, key);
   return (int)v;
 }
 
@@ -693,12 +705,9 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
     obj = NULL;
   }
   char path[PATH_MAX];
-  {
-    _cleanup_fd_ int old = state_volume_dir(p, vname, path, sizeof path, err);
-    if (old < 0) return sbx_error_prefix(err, "volume %s", vname);
-    if (sbx_umount_at(old, true, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
-  }
-  if (sbx_remove_tree(path) < 0) return sbx_error_sys(err, "volume %s: clear %s", vname, path);
+  snprintf(path, sizeof path, "%s/volumes/%s", p->state_dir, vname);
+  if (sbx_umount(path, true, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
+  if (sbx_remove_tree(path) < 0 && errno != ENOENT) return sbx_error_sys(err, "volume %s: clear %s", vname, path);
   _cleanup_fd_ int dir = state_volume_dir(p, vname, path, sizeof path, err);
   if (dir < 0) return sbx_error_prefix(err, "volume %s", vname);
   char self[64];
@@ -711,7 +720,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
       json_object *it = json_object_array_get_idx(items, i);
       const char *key = sbx_json_str(it, "key"), *rel = sbx_json_str(it, "path");
       if (!key || !rel || !sbx_volume_item_path_ok(rel))
-        return sbx_error_set(err, EINVAL, "volume %s: items[%zu]: path must be relative, without \"..\"", vname, i);
+        return refuse(err, EINVAL, "volume %s: items[%zu]: path must be relative, without \"..\"", vname, i);
       int mode = mode_of(it, "mode", defmode, vname, err);
       if (mode < 0) return -1;
       _cleanup_free_ char *val = NULL;
@@ -720,7 +729,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
       if (r < 0) return sbx_error_prefix(err, "volume %s", vname);
       if (r == 1) {
         if (optional) continue;
-        return sbx_error_set(err, ENOENT, "volume %s: key \"%s\" not found in %s \"%s\"", vname, key, lower_kind(kind),
+        return refuse(err, ENOENT, "volume %s: key \"%s\" not found in %s \"%s\"", vname, key, lower_kind(kind),
                              objname);
       }
       if (write_item(p, wdir, rel, val, len, mode, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
@@ -729,7 +738,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
     _cleanup_json_ json_object *all = NULL;
     if (sbx_config_data(p->d, p->owner, p->ns, kind, objname, &all, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
     json_object_object_foreach(all, k, v) {
-      if (!sbx_config_key_ok(k)) return sbx_error_set(err, EINVAL, "volume %s: key \"%s\" cannot be a file name", vname, k);
+      if (!sbx_config_key_ok(k)) return refuse(err, EINVAL, "volume %s: key \"%s\" cannot be a file name", vname, k);
       if (write_item(p, wdir, k, json_object_get_string(v), (size_t)json_object_get_string_len(v), defmode, err) < 0)
         return sbx_error_prefix(err, "volume %s", vname);
     }
@@ -740,9 +749,9 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
 
 static int prep_host_path(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *path = sbx_json_str(src, "path"), *type = sbx_json_str(src, "type") ?: "";
-  if (!path) return sbx_error_set(err, EINVAL, "volume %s: hostPath needs a path", name);
+  if (!path) return refuse(err, EINVAL, "volume %s: hostPath needs a path", name);
   if (type[0] && strcmp(type, "Directory") != 0)
-    return sbx_error_set(err, EINVAL, "volume %s: hostPath type %s is not supported: only an existing Directory", name,
+    return refuse(err, EINVAL, "volume %s: hostPath type %s is not supported: only an existing Directory", name,
                          type);
   char esc[200];
   sbx_escape_for_message(path, 120, esc, sizeof esc);
@@ -753,9 +762,9 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
     for (size_t i = 0; i < p->d->nhost_paths && o < sizeof allowed - 1; i++)
       o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "", p->d->host_paths[i].dir);
     if (k == -2)
-      return sbx_error_set(err, EINVAL, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
+      return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
                            name, esc);
-    return sbx_error_set(err, EINVAL, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
+    return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
                          p->d->nhost_paths ? allowed : "no host paths (sbxd --allow-host-path DIR)");
   }
   const struct sbx_host_path_rule *rule = &p->d->host_paths[k];
@@ -769,7 +778,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   _cleanup_fd_ int fd = *rel ? (int)syscall(SYS_openat2, root, rel, &how, sizeof how) : dup(root);
   if (fd < 0) {
     if (errno == EXDEV)
-      return sbx_error_set(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink leads out of %s", name, esc,
+      return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink leads out of %s", name, esc,
                            rule->dir);
     return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   }
@@ -779,7 +788,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   if (n < 0) return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   canon[n] = '\0';
   if (sbx_host_path_match(rule, 1, canon) != 0)
-    return sbx_error_set(err, EINVAL, "volume %s: hostPath %s is not allowed: it leaves %s", name, esc, rule->dir);
+    return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: it leaves %s", name, esc, rule->dir);
   bool ro = !(rule->rw && owner_is_admin(p->d, p->owner, p->gid));
   out_add(p, name, "hostPath", canon, ro, false);
   return 0;
@@ -787,7 +796,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
 
 static int prep_claim(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *claim = sbx_json_str(src, "claimName");
-  if (!claim) return sbx_error_set(err, EINVAL, "volume %s: persistentVolumeClaim needs a claimName", name);
+  if (!claim) return refuse(err, EINVAL, "volume %s: persistentVolumeClaim needs a claimName", name);
   _cleanup_free_ char *dir = NULL;
   if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, 0, NULL, &dir, err) < 0)
     return sbx_error_prefix(err, "volume %s", name);
@@ -802,11 +811,11 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     const char *tname = sbx_json_str(sbx_json_path(t, "metadata"), "name");
     const char *q = sbx_json_str(sbx_json_path(t, "spec.resources.requests"), "storage");
     if (!tname || !sbx_is_dns_label(tname))
-      return sbx_error_set(err, EINVAL, "volumeClaimTemplates[%zu]: metadata.name must be a DNS label", i);
-    if (!q) return sbx_error_set(err, EINVAL, "volumeClaimTemplates[%zu]: spec.resources.requests.storage is required", i);
+      return refuse(err, EINVAL, "volumeClaimTemplates[%zu]: metadata.name must be a DNS label", i);
+    if (!q) return refuse(err, EINVAL, "volumeClaimTemplates[%zu]: spec.resources.requests.storage is required", i);
     int64_t bytes;
     if (sbx_quantity_bytes(q, &bytes, err) < 0) return sbx_error_prefix(err, "volumeClaimTemplates[%zu]", i);
-    if (out_has(p, tname)) return sbx_error_set(err, EINVAL, "volumeClaimTemplates: %s appears twice", tname);
+    if (out_has(p, tname)) return refuse(err, EINVAL, "volumeClaimTemplates: %s appears twice", tname);
     char claim[300];
     snprintf(claim, sizeof claim, "%s-%s", tname, p->name);
     _cleanup_free_ char *dir = NULL;
@@ -819,14 +828,14 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     json_object *v = json_object_array_get_idx(vols, i), *src;
     const char *name = sbx_json_str(v, "name");
     if (!name || !sbx_is_dns_label(name))
-      return sbx_error_set(err, EINVAL, "spec.podTemplate.spec.volumes[%zu].name must be a DNS label", i);
+      return refuse(err, EINVAL, "spec.podTemplate.spec.volumes[%zu].name must be a DNS label", i);
     if (out_has(p, name)) {
       /* a volume named like a claim template: fine only if it is that claim */
       char claim[300];
       snprintf(claim, sizeof claim, "%s-%s", name, p->name);
       const char *c = sbx_json_str(sbx_json_path(v, "persistentVolumeClaim"), "claimName");
       if (c && strcmp(c, claim) == 0) continue;
-      return sbx_error_set(err, EINVAL, "volume name %s is used twice (a volumeClaimTemplate has it too)", name);
+      return refuse(err, EINVAL, "volume name %s is used twice (a volumeClaimTemplate has it too)", name);
     }
     if (json_object_object_get_ex(v, "persistentVolumeClaim", &src)) {
       if (prep_claim(p, name, src, err) < 0) return -1;
@@ -839,7 +848,7 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     } else if (json_object_object_get_ex(v, "hostPath", &src)) {
       if (prep_host_path(p, name, src, err) < 0) return -1;
     } else {
-      return sbx_error_set(err, EINVAL,
+      return refuse(err, EINVAL,
                            "volume %s: not supported (emptyDir, secret, configMap, persistentVolumeClaim, hostPath)",
                            name);
     }
@@ -856,7 +865,7 @@ int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner,
                    .out = json_object_new_array()};
   if (!p.name || !sbx_is_dns_label(p.name) || !sbx_is_dns_label(p.ns)) {
     json_object_put(p.out);
-    return sbx_error_set(err, EINVAL, "the sandbox needs a name and namespace that are DNS labels");
+    return refuse(err, EINVAL, "the sandbox needs a name and namespace that are DNS labels");
   }
   if (prepare(&p, err) < 0) {
     json_object_put(p.out);
@@ -943,7 +952,7 @@ int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t b
       if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) empty = false;
     closedir(dp);
     if (!empty)
-      return sbx_error_set(err, EINVAL,
+      return refuse(err, EINVAL,
                            "an ephemeral-storage limit cannot be added to a sandbox whose writable layers already "
                            "exist; delete and re-create the sandbox");
     if (sbx_capfs_create(image, bytes, 0, 0, err) < 0) return sbx_error_prefix(err, "ephemeral storage");

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/loop.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -206,25 +207,48 @@ int sbx_is_mount_root(const char *dir, sbx_error_t *err) {
   return sbx_is_mount_root_at(fd, err);
 }
 
-int sbx_umount_at(int dirfd, bool lazy, sbx_error_t *err) {
-  int r = sbx_is_mount_root_at(dirfd, err);
-  if (r <= 0) return r;
-  char self[64];
-  snprintf(self, sizeof self, "/proc/self/fd/%d", dirfd);
-  if (umount2(self, lazy ? MNT_DETACH : 0) < 0) {
-    if (errno == EBUSY) return sbx_error_set(err, EBUSY, "unmount: the file system is in use");
-    return sbx_error_sys(err, "unmount");
+int sbx_umount_at(int parentfd, const char *name, bool lazy, sbx_error_t *err) {
+  if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return sbx_error_set(err, EINVAL, "unmount: bad name %s", name);
+  {
+    _cleanup_fd_ int fd = openat(parentfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return 0;
+      return sbx_error_sys(err, "unmount: open %s", name);
+    }
+    int r = sbx_is_mount_root_at(fd, err);
+    if (r <= 0) return r;
+  } /* our fd is closed before the unmount: it would keep the mount busy */
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "/proc/self/fd/%d/%s", parentfd, name);
+  if (umount2(path, UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) < 0) {
+    if (errno == EBUSY) return sbx_error_set(err, EBUSY, "unmount %s: the file system is in use", name);
+    return sbx_error_sys(err, "unmount %s", name);
   }
   return 0;
 }
 
 int sbx_umount(const char *dir, bool lazy, sbx_error_t *err) {
-  _cleanup_fd_ int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  char parent[PATH_MAX];
+  if (snprintf(parent, sizeof parent, "%s", dir) >= (int)sizeof parent)
+    return sbx_error_set(err, ENAMETOOLONG, "unmount %s", dir);
+  size_t n = strlen(parent);
+  while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+  char *slash = strrchr(parent, '/');
+  if (!slash || slash == parent + n - 1) return sbx_error_set(err, EINVAL, "unmount %s: not a directory path", dir);
+  char base[NAME_MAX + 1];
+  if (snprintf(base, sizeof base, "%s", slash + 1) >= (int)sizeof base)
+    return sbx_error_set(err, ENAMETOOLONG, "unmount %s", dir);
+  if (slash == parent)
+    parent[1] = '\0';
+  else
+    *slash = '\0';
+  _cleanup_fd_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) {
     if (errno == ENOENT) return 0;
-    return sbx_error_sys(err, "open %s", dir);
+    return sbx_error_sys(err, "unmount %s: open %s", dir, parent);
   }
-  if (sbx_umount_at(fd, lazy, err) < 0) return sbx_error_prefix(err, "%s", dir);
+  if (sbx_umount_at(pfd, base, lazy, err) < 0) return sbx_error_prefix(err, "%s", parent);
   return 0;
 }
 

@@ -37,9 +37,12 @@ int sbx_capfs_mount(const char *image, const char *dir, sbx_error_t *err);
 int sbx_is_mount_root_at(int dirfd, sbx_error_t *err);
 int sbx_is_mount_root(const char *dir, sbx_error_t *err);
 
-/* Unmount what is mounted on `dirfd` (a directory fd opened at the mount point).
- * Not a mount root: 0. Busy: -1 with EBUSY unless `lazy` (then detached). */
-int sbx_umount_at(int dirfd, bool lazy, sbx_error_t *err);
+/* Unmount what is mounted on the directory `name` inside `parentfd` (a directory fd walked
+ * safely; `name` one component, never followed if a symlink). The mount is reached through
+ * the parent so that no fd of ours keeps it busy. Nothing mounted (or nothing there): 0.
+ * Busy: -1 with EBUSY unless `lazy` (then detached, gone when its last user goes). */
+int sbx_umount_at(int parentfd, const char *name, bool lazy, sbx_error_t *err);
+/* The same for a path that only root can change. */
 int sbx_umount(const char *dir, bool lazy, sbx_error_t *err);
 
 /* Mount a tmpfs of `bytes` on `dirfd`, root mode `mode` owned by uid:gid, nosuid,nodev. */
