@@ -183,6 +183,7 @@ int main(int argc, char **argv) {
         return 2;
       }
       struct stat st;
+      errno = 0;
       if (!realpath(rule.dir, canon) || stat(canon, &st) < 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "sbxd: --allow-host-path %s: %s\n", rule.dir, errno ? strerror(errno) : "not a directory");
         return 2;
