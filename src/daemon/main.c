@@ -183,9 +183,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       struct stat st;
-      errno = 0;
-      if (!realpath(rule.dir, canon) || stat(canon, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "sbxd: --allow-host-path %s: %s\n", rule.dir, errno ? strerror(errno) : "not a directory");
+      if (!realpath(rule.dir, canon) || stat(canon, &st) < 0) {
+        fprintf(stderr, "sbxd: --allow-host-path %s: %s\n", rule.dir, strerror(errno));
+        return 2;
+      }
+      if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "sbxd: --allow-host-path %s: not a directory\n", rule.dir);
         return 2;
       }
       free(rule.dir);
