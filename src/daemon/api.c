@@ -33,6 +33,9 @@ struct route {
 static const struct route routes[] = {
     {SBX_API_GROUP, "sandboxes", sbx_api_sandboxes},
     {"", "events", sbx_api_events},
+    {"", "secrets", sbx_api_secrets},
+    {"", "configmaps", sbx_api_configmaps},
+    {"", "persistentvolumeclaims", sbx_api_persistentvolumeclaims},
 };
 
 static bool version_served(const char *group, const char *v) {

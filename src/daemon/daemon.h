@@ -24,6 +24,12 @@
 #define SBX_ANN_OWNER "sbx.x-k8s.io/owner-uid"
 #define SBX_INTERNAL "x-sbx" /* internal bookkeeping inside stored objects; never served */
 
+/* --allow-host-path DIR[:rw]: a host directory sandboxes may mount with hostPath (volumes.c) */
+struct sbx_host_path_rule {
+  char *dir; /* canonical absolute path */
+  bool rw;   /* admins may mount it writable; everyone else always gets it read-only */
+};
+
 struct sbx_daemon {
   char *root;        /* --root */
   char *socket_path; /* --socket */
@@ -32,6 +38,8 @@ struct sbx_daemon {
   int seccomp_memfd; /* sealed copy of the compiled seccomp filter */
   char *host_image;  /* <root>/images/host/rootfs */
   gid_t admin_gid;   /* members see everyone's objects with -A; (gid_t)-1 if none */
+  struct sbx_host_path_rule *host_paths; /* --allow-host-path, in the order given */
+  size_t nhost_paths;
   struct sbx_store *store;
   void *mhd;         /* struct MHD_Daemon * */
   int listen_fd;

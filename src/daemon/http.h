@@ -55,5 +55,8 @@ json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_o
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);
 int sbx_api_events(const struct sbx_http_req *r);
+int sbx_api_secrets(const struct sbx_http_req *r);                /* api_core.c */
+int sbx_api_configmaps(const struct sbx_http_req *r);             /* api_core.c */
+int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r); /* api_core.c */
 
 #endif

@@ -23,17 +23,21 @@
 #include "daemon/daemon.h"
 #include "daemon/reconcile.h"
 #include "daemon/pool.h"
+#include "daemon/volumes.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
 #include "runtime/seccomp.h"
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sbxd [--root DIR] [--socket PATH] [--admin-group GROUP]\n"
+          "usage: sbxd [--root DIR] [--socket PATH] [--admin-group GROUP] [--allow-host-path DIR[:rw]]...\n"
           "  --root DIR           state directory (default /var/lib/sbx)\n"
           "  --socket PATH        unix socket to listen on (default /run/sbx/sbx.sock)\n"
           "  --admin-group GROUP  members may see every user's objects (sbx get -A)\n"
-          "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n");
+          "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n"
+          "  --allow-host-path DIR[:rw]\n"
+          "                       sandboxes may mount DIR or below with hostPath, read-only;\n"
+          "                       with :rw the admins may mount it writable (repeatable)\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -150,6 +154,7 @@ int main(int argc, char **argv) {
                                        {"socket", required_argument, NULL, 's'},
                                        {"admin-group", required_argument, NULL, 'a'},
                                        {"warm-pool", required_argument, NULL, 'w'},
+                                       {"allow-host-path", required_argument, NULL, 'H'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
@@ -167,6 +172,30 @@ int main(int argc, char **argv) {
         return 2;
       }
       d.pool_size = (int)n;
+      break;
+    }
+    case 'H': {
+      struct sbx_host_path_rule rule;
+      sbx_error_t e = {0};
+      char canon[PATH_MAX];
+      if (sbx_host_path_rule_parse(optarg, &rule, &e) < 0) {
+        fprintf(stderr, "sbxd: --allow-host-path %s: %s\n", optarg, e.msg);
+        return 2;
+      }
+      struct stat st;
+      if (!realpath(rule.dir, canon) || stat(canon, &st) < 0) {
+        fprintf(stderr, "sbxd: --allow-host-path %s: %s\n", rule.dir, strerror(errno));
+        return 2;
+      }
+      if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "sbxd: --allow-host-path %s: not a directory\n", rule.dir);
+        return 2;
+      }
+      free(rule.dir);
+      struct sbx_host_path_rule *nr = realloc(d.host_paths, (d.nhost_paths + 1) * sizeof *nr);
+      if (!nr) return 1;
+      d.host_paths = nr;
+      d.host_paths[d.nhost_paths++] = (struct sbx_host_path_rule){.dir = strdup(canon), .rw = rule.rw};
       break;
     }
     case 'h': usage(stdout); return 0;
@@ -247,6 +276,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sbxd: %s\n", err.msg);
     return 1;
   }
+  /* volumes first: the sandboxes brought back next mount them */
+  if (sbx_pvc_recover(&d, &err) < 0) fprintf(stderr, "sbxd: re-mounting volumes: %s\n", err.msg);
   sbx_run_recover(&d);
   if (sbx_reconcile_start(&d, &err) < 0) {
     fprintf(stderr, "sbxd: %s\n", err.msg);

@@ -1,0 +1,82 @@
+/* volumes.h: what a sandbox's volumes are on the host, and the stored objects behind them
+ * (PersistentVolumeClaims, Secrets, ConfigMaps).
+ *
+ * Host layout under --root:
+ *   volume-images/<owner>/<ns>/<claim>.img   PVC images (root only: dirs 0700, files 0600)
+ *   volumes/                                 0711 root
+ *   volumes/<owner>/                         0700 owned by the owner: only they reach it
+ *   volumes/<owner>/<ns>/<claim>/            the PVC's ext4, its root owned by the owner
+ *   sandboxes/<id>/volumes/<name>/           emptyDir, secret, configMap volumes (state dir)
+ *   sandboxes/<id>/containers/               capfs when ephemeral-storage is bounded
+ *
+ * Every function returns 0 or -1 with err (errnum ENOENT for "not found", EINVAL for a
+ * refused request, EBUSY for a claim still in use). Every path handed out is canonical (no
+ * symlinks); open it with sbx_volume_open_dir(). */
+#ifndef SBX_VOLUMES_H
+#define SBX_VOLUMES_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/daemon.h"
+#include "lib/error.h"
+
+/* --- PersistentVolumeClaims ---------------------------------------------------------------
+ * Ensure the claim `claim` of `owner` in `ns` exists, is formatted and mounted; *host_dir
+ * (malloc'd) is its mount point. Absent: created with `bytes` of capacity (bytes <= 0:
+ * ENOENT instead, for a claim that must already exist). Present with another requested
+ * size: EINVAL ("volumeClaimTemplates are immutable; delete the pvc to resize"). */
+int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t owner_gid,
+                   int64_t bytes, json_object *labels_or_NULL, char **host_dir, sbx_error_t *err);
+/* Delete a claim: EBUSY ("in use by sandbox X") while one of the owner's Sandboxes in that
+ * namespace references it; else unmount, remove image and mount point, delete the object. */
+int sbx_pvc_remove(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, sbx_error_t *err);
+/* At daemon start: mount every stored claim that is not mounted (after a host reboot).
+ * Goes on past failures; -1 with the first one in err. */
+int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err);
+
+/* --- a sandbox's volumes --------------------------------------------------------------------
+ * Make every volume of the stored v1beta1 Sandbox's pod template, and every
+ * volumeClaimTemplate, exist on the host. *out is a new JSON array, one entry per volume:
+ *   {"name":"workspace","path":"/host/dir","readOnly":false,"idmap":true,
+ *    "kind":"persistentVolumeClaim"|"emptyDir"|"secret"|"configMap"|"hostPath"}
+ * idmap: files are owned by the owner on the host (mount idmapped owner -> container user);
+ * false for hostPath (the host's own files, mounted as they are). */
+int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner, gid_t owner_gid,
+                        const char *state_dir, json_object **out, sbx_error_t *err);
+/* Unmount every file system mounted under state_dir (tmpfs and capfs of emptyDirs, the
+ * bounded writable layer); before the state dir is removed. */
+void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir);
+/* bytes > 0: a capfs of that size on <state>/containers (the writable layers); already
+ * mounted: nothing to do. bytes <= 0: nothing. */
+int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t bytes, uid_t owner,
+                          sbx_error_t *err);
+/* Open a directory handed out above: O_RDONLY|O_DIRECTORY, refusing any symlink on the way. */
+int sbx_volume_open_dir(const char *path, sbx_error_t *err);
+
+/* --- Secret and ConfigMap values (env, envFrom) -------------------------------------------
+ * kind "Secret" or "ConfigMap". Another user's object answers exactly like a missing one. */
+int sbx_config_value(struct sbx_daemon *d, uid_t owner, const char *ns, const char *kind, const char *name,
+                     const char *key, char **value, size_t *len, sbx_error_t *err);
+/* *data_decoded: a new object key -> decoded string (Secret data; ConfigMap data and
+ * binaryData). */
+int sbx_config_data(struct sbx_daemon *d, uid_t owner, const char *ns, const char *kind, const char *name,
+                    json_object **data_decoded, sbx_error_t *err);
+
+/* --- pure parts (unit-tested) ---------------------------------------------------------------- */
+/* --allow-host-path DIR[:rw|:ro]: DIR absolute; stored as given (the caller canonicalises). */
+int sbx_host_path_rule_parse(const char *arg, struct sbx_host_path_rule *rule, sbx_error_t *err);
+/* The rule whose dir equals `path` or is a parent of it (by whole components; the longest
+ * wins), or -1. `path` must be absolute, without "." or ".." components (-2 if not). */
+int sbx_host_path_match(const struct sbx_host_path_rule *rules, size_t n, const char *path);
+/* A secret/configMap item path: relative, no "..", no empty or "." components, <= 4096. */
+bool sbx_volume_item_path_ok(const char *path);
+/* A Secret/ConfigMap data key: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */
+bool sbx_config_key_ok(const char *key);
+/* Bytes as a quantity: "20Gi", "512Mi", "1536Ki", else plain bytes "1000". */
+void sbx_bytes_quantity(int64_t bytes, char *buf, size_t size);
+
+#endif
