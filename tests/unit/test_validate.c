@@ -301,7 +301,9 @@ static void test_fields(void **state) {
   /* upstream fields sbx does not honour, with path and line */
   bad(C("          lifecycle: {}\n"),
       "spec.podTemplate.spec.containers[0].lifecycle: not supported by sbx (line 11)");
-  bad(C("          imagePullPolicy: Always\n"), "containers[0].imagePullPolicy: not supported by sbx");
+  /* imagePullPolicy is honoured trivially (nothing is pulled), but only with its values */
+  ok(C("          imagePullPolicy: IfNotPresent\n"));
+  bad(C("          imagePullPolicy: Sometimes\n"), "containers[0].imagePullPolicy");
   bad(C("          tty: true\n"), "containers[0].tty: not supported by sbx");
   bad(C("          livenessProbe: {exec: {command: [true]}}\n"), "containers[0].livenessProbe: not supported by sbx");
   bad(P("      hostNetwork: true\n"), "spec.podTemplate.spec.hostNetwork: not supported by sbx (line 11)");
