@@ -59,7 +59,9 @@ static int get_named(const sbx_kind_t *kind, const sbx_ref_t *refs, size_t nrefs
   return rc;
 }
 
-static int get_list(const sbx_kind_t *kind, const char *ns, bool all_users,
+/* users: NULL (the caller's own), "true" (--all-users: everyone's, or refused) or
+ * "admin" (-A: everyone's when the caller may see them, else the caller's own) */
+static int get_list(const sbx_kind_t *kind, const char *ns, const char *users,
                     const sbx_print_opts_t *po) {
   sbx_error_t err = {0};
   char path[1024];
@@ -67,7 +69,10 @@ static int get_list(const sbx_kind_t *kind, const char *ns, bool all_users,
     fprintf(stderr, "sbx get: %s\n", err.msg);
     return SBX_EXIT_FAILURE;
   }
-  if (all_users) strcat(path, "?allUsers=true");
+  if (users) {
+    strcat(path, "?allUsers=");
+    strcat(path, users);
+  }
   _cleanup_json_ json_object *list = NULL;
   int r = sbx_api_call("GET", path, NULL, &list, &err);
   if (r < 0) {
@@ -97,7 +102,7 @@ static int get_list(const sbx_kind_t *kind, const char *ns, bool all_users,
 
 static int get_main(int argc, char **argv, const sbx_cmd_t *self, bool ps) {
   const char *output = "", *ns = NULL;
-  bool all_ns = false, all_users = false;
+  bool all_ns = false, all_users = false, admin_view = false;
   _cleanup_free_ char **pos = calloc((size_t)argc + 1, sizeof *pos);
   if (!pos) return SBX_EXIT_FAILURE;
   size_t npos = 0;
@@ -112,7 +117,7 @@ static int get_main(int argc, char **argv, const sbx_cmd_t *self, bool ps) {
     case 1: pos[npos++] = optarg; break;
     case 'o': output = optarg; break;
     case 'n': ns = optarg; break;
-    case 'A': all_ns = true; break;
+    case 'A': all_ns = admin_view = true; break;
     case OPT_ALL_USERS: all_users = all_ns = true; break;
     case 'h': sbx_cmd_usage(self); return 0;
     default: sbx_cmd_flag_error(self, opt, argv); return SBX_EXIT_FAILURE;
@@ -151,7 +156,7 @@ static int get_main(int argc, char **argv, const sbx_cmd_t *self, bool ps) {
   }
   if (!ns) ns = "default";
   if (nrefs > 0) return get_named(kind, refs, nrefs, ns, &po);
-  return get_list(kind, all_ns ? NULL : ns, all_users, &po);
+  return get_list(kind, all_ns ? NULL : ns, all_users ? "true" : admin_view ? "admin" : NULL, &po);
 }
 
 int sbx_cmd_get(int argc, char **argv, const sbx_cmd_t *self) {

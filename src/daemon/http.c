@@ -61,7 +61,10 @@ const char *sbx_http_query(const struct sbx_http_req *r, const char *key) {
 
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered) {
   const char *all = sbx_http_query(r, "allUsers");
-  if (all && strcmp(all, "true") == 0) {
+  if (all && strcmp(all, "admin") == 0) {
+    /* kubectl's -A: everyone's for those who may see them, one's own for the others */
+    *owner = r->who->admin ? SBX_OWNER_ANY : r->who->uid;
+  } else if (all && strcmp(all, "true") == 0) {
     if (!r->who->admin) {
       *answered = sbx_http_status(r, 403, "Forbidden", "only root and the admin group may list every user's objects");
       return -1;

@@ -35,6 +35,7 @@
 #include "lib/fsutil.h"
 #include "lib/timefmt.h"
 #include "lib/wire.h"
+#include "runtime/cgroup.h"
 
 #define BACKOFF_MAX_S 300
 #define MAX_EVENTS 50
@@ -252,8 +253,10 @@ static void stop_pod(struct sbx_daemon *d, json_object *obj, const char *why, co
   }
 }
 
-/* One object, objects_lock held; returns true if it changed */
-static bool reconcile_one(struct sbx_daemon *d, json_object *all, json_object *obj) {
+enum outcome { UNCHANGED, CHANGED, REMOVED };
+
+/* One object, objects_lock held */
+static enum outcome reconcile_one(struct sbx_daemon *d, json_object *all, json_object *obj) {
   _cleanup_json_ json_object *before = NULL;
   json_object_deep_copy(sbx_internal(obj), &before, NULL);
   json_object *x = sbx_internal(obj);
@@ -275,6 +278,11 @@ static bool reconcile_one(struct sbx_daemon *d, json_object *all, json_object *o
     _cleanup_json_ json_object *rt = running(obj) ? sbx_sandbox_runtime_status(obj) : NULL;
     json_object_put(sbx_pod_status(obj, rt));
   }
+  if (sbx_json_bool(x, "deleteWhenStopped", 0) && !running(obj)) {
+    sbx_error_t err = {0};
+    if (sbx_pod_remove(d, obj, &err) == 0) return REMOVED;
+    fprintf(stderr, "sbxd: remove %s: %s\n", sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "?", err.msg);
+  }
   const char *want = wanted(obj);
   char hash[24];
   snprintf(hash, sizeof hash, "%016" PRIx64, sbx_template_hash(obj));
@@ -287,7 +295,7 @@ static bool reconcile_one(struct sbx_daemon *d, json_object *all, json_object *o
   } else if (strcmp(want, "Running") == 0 && !sbx_json_bool(x, "completed", 0)) {
     start_pod(d, all, obj);
   }
-  return !json_object_equal(before, sbx_internal(obj));
+  return json_object_equal(before, sbx_internal(obj)) ? UNCHANGED : CHANGED;
 }
 
 /* Finish removing a sandbox that is stopped: volumes released (PVCs kept), state, ids. */
@@ -296,6 +304,8 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   const char *ns = sbx_json_str(sbx_json_path(obj, "metadata"), "namespace") ?: "default";
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
+  if (id && sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", id, err) < 0)
+    fprintf(stderr, "sbxd: remove %s: %s\n", name, err->msg);
   if (state_dir) {
     sbx_volumes_release(d, state_dir);
     if (sbx_remove_tree(state_dir) < 0) return sbx_error_sys(err, "remove %s", state_dir);
@@ -359,7 +369,7 @@ static void pass(struct sbx_daemon *d) {
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i);
     if (!is_pod(o)) continue;
-    if (reconcile_one(d, all, o)) {
+    if (reconcile_one(d, all, o) == CHANGED) {
       const char *ns = sbx_json_str(sbx_json_path(o, "metadata"), "namespace") ?: "default";
       const char *name = sbx_json_str(sbx_json_path(o, "metadata"), "name") ?: "";
       _cleanup_json_ json_object *stored = NULL;

@@ -522,6 +522,9 @@ static int setup(struct pod *p, sbx_error_t *err) {
                                   .cpu_limit_millis = sbx_json_int(l, "cpuLimitMilli", 0),
                                   .memory_limit_bytes = sbx_json_int(l, "memoryLimit", 0),
                                   .pids_limit = sbx_json_int(l, "pids", 0) ?: 4096};
+  /* a previous supervisor of this sandbox may have been killed (a crash, a reboot) */
+  if (sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", parent, p->id, err) < 0)
+    return sbx_error_prefix(err, "remove the cgroup a previous run left");
   if (sbx_cgroup_create("/proc/self/mountinfo", "/sys/fs/cgroup", parent, p->id, &lim, &p->cg, err) < 0) return -1;
   if (sbx_pod_holder_start(sbx_json_str(p->spec, "hostname"), (uint32_t)sbx_json_int(p->spec, "hostIdBase", 0),
                            (uint32_t)sbx_json_int(p->spec, "idCount", 65536), &p->holder, err) < 0)

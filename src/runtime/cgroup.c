@@ -27,6 +27,7 @@
  * (cg_set_test_hooks) that play the kernel's part right after each mkdir and before each
  * rmdir. Production never installs hooks. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -740,4 +741,33 @@ int sbx_cgroup_destroy(struct sbx_cgroup *cg, sbx_error_t *err) {
   return 0;
 fail:
   return sbx_error_prefix(err, "destroy cgroup %s/%s", cg->parent, cg->name);
+}
+
+int sbx_cgroup_remove_leftover(const char *mountinfo_path, const char *fsroot, const char *parent,
+                               const char *name, sbx_error_t *err) {
+  struct sbx_cgroup *cg = NULL;
+  if (sbx_cgroup_open(mountinfo_path, fsroot, parent, name, &cg, err) < 0) {
+    if (err->errnum != ENOENT) return -1;
+    sbx_error_clear(err);
+    return 0;
+  }
+  /* children first (a pod's containers): each directory lists them */
+  char sub[4096];
+  snprintf(sub, sizeof sub, "%s/%s", parent, name);
+  int rc = 0;
+  for (size_t i = 0; i < cg->ndirs && rc == 0; i++) {
+    int fd = cg->dirs[i].fd >= 0 ? openat(cg->dirs[i].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    for (struct dirent *e; rc == 0 && (e = readdir(dir));)
+      if (e->d_type == DT_DIR && e->d_name[0] != '.')
+        rc = sbx_cgroup_remove_leftover(mountinfo_path, fsroot, sub, e->d_name, err);
+    closedir(dir);
+  }
+  if (rc == 0 && (sbx_cgroup_kill_all(cg, err) < 0 || sbx_cgroup_destroy(cg, err) < 0)) rc = -1;
+  sbx_cgroup_free(cg);
+  return rc;
 }

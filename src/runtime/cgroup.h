@@ -62,5 +62,9 @@ int sbx_cgroup_kill_all(struct sbx_cgroup *cg, sbx_error_t *err);
 /* Wait (bounded) until the cgroup is empty and remove it from every hierarchy. */
 int sbx_cgroup_destroy(struct sbx_cgroup *cg, sbx_error_t *err);
 void sbx_cgroup_free(struct sbx_cgroup *cg);
+/* Remove <parent>/<name> and every cgroup below it, killing what still runs there: what a
+ * sandbox whose supervisor was killed (or a host crash) left behind. 0 if there is none. */
+int sbx_cgroup_remove_leftover(const char *mountinfo_path, const char *fsroot, const char *parent,
+                               const char *name, sbx_error_t *err);
 
 #endif
