@@ -6,6 +6,7 @@
  * column (a cell is text ended by a tab) is padded to the run's widest cell plus two
  * spaces. Lines without tabs ("Containers:") break runs, as in text/tabwriter. */
 #include "cli/describe.h"
+#include "lib/base64.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -656,14 +657,10 @@ static void describe_sandbox(tw_t *t, json_object *obj, json_object *evlist, tim
 /* --- core kinds ----------------------------------------------------------------------- */
 
 size_t sbx_base64_decoded_len(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n == 0) return 0;
-  size_t pad = 0;
-  if (s[n - 1] == '=') pad++;
-  if (n > 1 && s[n - 2] == '=') pad++;
-  size_t full = n / 4 * 3;
-  if (n % 4) full += (n % 4) * 3 / 4; /* unpadded tail */
-  return full > pad ? full - pad : 0;
+  size_t n = 0;
+  unsigned char *raw = s ? sbx_base64_decode(s, strlen(s), &n) : NULL;
+  free(raw);
+  return raw ? n : 0;
 }
 
 static void describe_secret(tw_t *t, json_object *obj) {

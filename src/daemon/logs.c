@@ -178,6 +178,10 @@ void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   _cleanup_json_ json_object *ok = json_object_new_object();
   json_object_object_add(ok, "ok", json_object_new_boolean(1));
   json_object_object_add(ok, "container", json_object_new_string(container));
-  json_object_object_add(ok, "running", json_object_new_boolean(sbx_pod_container_running(status, container)));
+  /* "running" to a follower means "may still write": a container being created or
+   * waiting to restart will; a terminated one, or a pod whose shim is gone, will not */
+  json_object *cs = sbx_pod_container_status(status, container), *state = NULL;
+  bool writing = cs && json_object_object_get_ex(cs, "state", &state) && !json_object_object_get_ex(state, "terminated", NULL);
+  json_object_object_add(ok, "running", json_object_new_boolean(writing));
   sbx_wire_send(conn, ok, &fd, 1, &err);
 }

@@ -128,6 +128,11 @@ static int start_session(struct pod *p, json_object *req, int client, sbx_error_
   }
   struct pod_exec *e = calloc(1, sizeof *e);
   if (r == 0 && !e) r = sbx_error_set(err, ENOMEM, "exec");
+  json_object *ws;
+  if (tty && json_object_object_get_ex(req, "winsize", &ws)) {
+    cfg.rows = (unsigned short)sbx_json_int(ws, "rows", 0);
+    cfg.cols = (unsigned short)sbx_json_int(ws, "cols", 0);
+  }
   if (r == 0) r = sbx_exec_start(&cfg, &e->x, err);
   for (int i = 0; i < 3; i++)
     if (inside[i] >= 0) close(inside[i]);
@@ -142,12 +147,6 @@ static int start_session(struct pod *p, json_object *req, int client, sbx_error_
   json_object_object_add(m, "type", json_object_new_string("started"));
   json_object_object_add(m, "tty", json_object_new_boolean(tty));
   if (tty) {
-    json_object *ws;
-    if (json_object_object_get_ex(req, "winsize", &ws)) {
-      struct winsize w = {.ws_row = (unsigned short)sbx_json_int(ws, "rows", 24),
-                          .ws_col = (unsigned short)sbx_json_int(ws, "cols", 80)};
-      ioctl(e->x.pty_master, TIOCSWINSZ, &w);
-    }
     client_send(e, m, &e->x.pty_master, 1);
     close(e->x.pty_master);
     e->x.pty_master = -1;

@@ -84,6 +84,11 @@ static void process_main(const struct sbx_exec_config *c, int sync) {
   if (c->tty) {
     int slave = -1;
     int m = open_pty(&slave, err);
+    if (m >= 0 && c->rows && c->cols) {
+      /* sized before the command runs: a program that asks at once gets the right answer */
+      struct winsize ws = {.ws_row = c->rows, .ws_col = c->cols};
+      ioctl(m, TIOCSWINSZ, &ws);
+    }
     if (m < 0) fail(sync, err);
     if (sbx_send_with_fds(sync, "pty", 3, &m, 1) < 0) _exit(125);
     close(m);

@@ -43,6 +43,7 @@ struct sbx_exec_config {
   uint64_t caps;                 /* the sandbox's capability set (bit n = capability n) */
   const struct sbx_seccomp_prog *seccomp; /* NULL: build the default one */
   bool tty;                      /* a new pty of the sandbox's devpts; master in x->pty_master */
+  unsigned short rows, cols;     /* tty: its size before the command starts (0: leave it) */
   int stdio[3];                  /* without tty */
 };
 

@@ -72,7 +72,7 @@ def test_create_secret_from_literal_and_file(sbx, users):
     r = sbx("describe", "secret", name, user="alice")
     assert r.returncode == 0, explain(r)
     assert re.search(r"^token:\s+9 bytes$", r.stdout, re.M), r.stdout
-    assert re.search(r"^renamed:\s+10 bytes$", r.stdout, re.M), r.stdout
+    assert re.search(r"^renamed:\s+9 bytes$", r.stdout, re.M), r.stdout
     assert "hf_abc123" not in r.stdout and base64.b64encode(b"hf_abc123").decode() not in r.stdout
     assert re.search(r"^Type:\s+Opaque$", r.stdout, re.M), r.stdout
 

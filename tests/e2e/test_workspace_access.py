@@ -10,6 +10,7 @@ files, exec server) and the Sandbox REST resources.
 
 import glob
 import json
+import shutil
 import os
 import re
 import subprocess
@@ -74,7 +75,9 @@ def workspace(sbx):
 
 def pty_run(daemon, *args, user="alice", **kw):
     u = daemon._user(user)
-    return run_in_pty(daemon.argv(args, u), daemon.env(u), **kw)
+    argv = daemon.argv(args, u)
+    argv[0] = shutil.which(argv[0]) or argv[0]  # run_in_pty execs without a PATH search
+    return run_in_pty(argv, daemon.env(u), **kw)
 
 
 # --- apply of a sandbox ----------------------------------------------------------------------
