@@ -161,6 +161,7 @@ struct stream_op {
 
 static const struct stream_op stream_ops[] = {
     {"run", sbx_run_handle},
+    {"portforward", sbx_portforward_handle},
 };
 
 static void serve_stream(struct sbx_daemon *d, int fd) {
