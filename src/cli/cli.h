@@ -42,5 +42,6 @@ int sbx_cmd_get(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_ps(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_delete(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_run(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_port_forward(int argc, char **argv, const sbx_cmd_t *self);
 
 #endif
