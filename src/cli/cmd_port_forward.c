@@ -102,8 +102,14 @@ static int set_nonblock(int fd) {
 /* --- connections ----------------------------------------------------------------------- */
 
 static void conn_close(struct fwd *f, struct conn *c) {
-  /* closing an fd removes it from epoll; events of this wakeup already collected for the
-   * connection are dropped by the loop */
+  /* Removed from epoll explicitly: closing an fd does that only once no other descriptor
+   * refers to the same open file, and sbxd may still hold its copy of the sandbox socket
+   * for a moment after sending it; a registration left behind would report events for a
+   * connection that is freed. Events of this wakeup already collected for the connection
+   * are dropped by the loop. */
+  if (c->client_ev) epoll_ctl(f->ep, EPOLL_CTL_DEL, c->client, NULL);
+  if (c->remote_ev) epoll_ctl(f->ep, EPOLL_CTL_DEL, c->remote, NULL);
+  if (c->daemon >= 0) epoll_ctl(f->ep, EPOLL_CTL_DEL, c->daemon, NULL);
   if (c->client >= 0) close(c->client);
   if (c->remote >= 0) close(c->remote);
   if (c->daemon >= 0) close(c->daemon);
@@ -168,7 +174,14 @@ static int set_interest(struct fwd *f, int fd, struct item *it, uint32_t *cur, u
 /* Move data both ways, then register for what is still awaited. Returns false when the
  * connection was closed. */
 static bool conn_pump(struct fwd *f, struct conn *c) {
-  if (dir_step(&c->up) < 0 || dir_step(&c->down) < 0 || (c->up.done && c->down.done)) {
+  const char *failed = dir_step(&c->up) < 0 ? "to the sandbox" : dir_step(&c->down) < 0 ? "from the sandbox" : NULL;
+  if (failed) {
+    /* a reset by either end is how TCP connections often end: not worth a warning */
+    if (errno != ECONNRESET && errno != EPIPE)
+      fprintf(stderr, "sbx port-forward: a connection for port %d failed %s: %s\n", c->port->local, failed,
+              strerror(errno));
+  }
+  if (failed || (c->up.done && c->down.done)) {
     conn_close(f, c);
     return false;
   }
@@ -215,6 +228,7 @@ static void daemon_answered(struct fwd *f, struct conn *c) {
   int got[1];
   size_t ngot = 0;
   int r = sbx_wire_recv(c->daemon, &reply, got, &ngot, 1, &err);
+  epoll_ctl(f->ep, EPOLL_CTL_DEL, c->daemon, NULL);
   close(c->daemon);
   c->daemon = -1;
   if (r > 0 && sbx_json_bool(reply, "ok", 0) && ngot == 1) {

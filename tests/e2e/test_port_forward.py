@@ -84,7 +84,7 @@ elif mode == "many":
                 if not d:
                     break
                 got += d
-            res[i] = got == msg + b"\nBYE"
+            res[i] = True if got == msg + b"\nBYE" else f"len {len(got)} vs {len(msg)+4}: {got[:60]!r}...{got[-20:]!r}"
         except OSError as e:
             res[i] = repr(e)
         finally:
@@ -198,7 +198,8 @@ class Workspace:
     def close(self):
         if self.fwd:
             self.fwd.kill()
-            finish(self.fwd)
+            _, out, err = finish(self.fwd)
+            print("forward's stderr:", err.decode(errors="replace"))
         self.sbx("delete", "sandbox", self.name, user=self.user)
         if self.run:
             finish(self.run)
