@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from conftest import sanitizer_reports
 from sbxlib import PY, explain, finish, read_until, unique_name, wait_until
 
 REMOTE = 7000
@@ -193,7 +194,9 @@ class Workspace:
         self.fwd.send_signal(signal.SIGTERM)
         status, out, err = finish(self.fwd)
         self.fwd = None
-        return status, out.decode(errors="replace"), err.decode(errors="replace")
+        err = err.decode(errors="replace")
+        assert not sanitizer_reports(err), err
+        return status, out.decode(errors="replace"), err
 
     def close(self):
         if self.fwd:
