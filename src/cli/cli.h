@@ -49,5 +49,6 @@ int sbx_cmd_exec(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_wait(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_scale(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_port_forward(int argc, char **argv, const sbx_cmd_t *self);
 
 #endif

@@ -173,6 +173,24 @@ static const sbx_cmd_t commands[] = {
      "\n"
      "Example:\n"
      "  sbx create secret generic hf-token --from-literal=token=hf_xxx\n"},
+    {"port-forward", sbx_cmd_port_forward, "Forward local ports to a sandbox",
+     "Usage: sbx port-forward [pod/|sandbox/]NAME [LOCAL:]REMOTE... [OPTIONS]\n"
+     "\n"
+     "Listen on local ports and carry each connection to the same or another port on\n"
+     "127.0.0.1 inside the sandbox. Only connections made by the user running the forward\n"
+     "are accepted; others are closed at once. Runs until interrupted (Ctrl-C).\n"
+     "REMOTE is a port number or the name of a port of the sandbox's containers (`http`).\n"
+     "LOCAL 0, or `:REMOTE`, picks a free local port (printed).\n"
+     "\n"
+     "Options:\n"
+     "      --address ADDR[,ADDR]  addresses to listen on: IP addresses or localhost\n"
+     "                           (default localhost: 127.0.0.1 and ::1 where available)\n"
+     "  -n, --namespace NS       namespace of the sandbox (default \"default\")\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Examples:\n"
+     "  sbx port-forward jupyterlab-sandbox 8888\n"
+     "  sbx port-forward sandbox/jupyterlab-sandbox 9999:8888 :http\n"},
     {"version", sbx_cmd_version, "Print the client and server versions",
      "Usage: sbx version [--client] [-o json|yaml]\n"
      "\n"

@@ -111,6 +111,10 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
 /* at start: re-adopt sandboxes whose shims still run, finish the others */
 void sbx_run_recover(struct sbx_daemon *d);
 
+/* portforward.c: the stream protocol's `portforward` (a socket connected inside the sandbox) */
+void sbx_portforward_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                            size_t nfds);
+
 /* supervise.c */
 int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err);
 /* start a shim; fds[i] becomes fd 7+i in it; client may be -1 */

@@ -163,6 +163,7 @@ static const struct stream_op stream_ops[] = {
     {"run", sbx_run_handle},
     {"logs", sbx_logs_handle},
     {"exec", sbx_exec_handle},
+    {"portforward", sbx_portforward_handle},
 };
 
 static void serve_stream(struct sbx_daemon *d, int fd) {

@@ -320,7 +320,8 @@ static int start(struct shim *s, sbx_error_t *err) {
   json_object_object_add(st, "phase", json_object_new_string("Running"));
   json_object_object_add(st, "shimPid", json_object_new_int(getpid()));
   json_object_object_add(st, "initPid", json_object_new_int(s->sb.pid));
-  json_object_object_add(st, "netnsPid", json_object_new_int(s->sb.pid)); /* port-forward joins its netns */
+  /* pid 1 holds the sandbox's network namespace: port-forward opens /proc/N/ns/net */
+  json_object_object_add(st, "netnsPid", json_object_new_int(s->sb.pid));
   json_object_object_add(st, "startedAt", json_object_new_string(ts));
   write_status(s, st);
   return 0;
