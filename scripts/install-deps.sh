@@ -13,7 +13,8 @@ build_pkgs=(
   build-essential meson ninja-build pkg-config
   libjson-c-dev libseccomp-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev
   libyaml-dev libcmocka-dev
-  python3 python3-pytest python3-numpy jupyter-notebook   # e2e suite; the host image runs Debian's Jupyter
+  python3 python3-pytest python3-numpy python3-yaml jupyter-notebook   # e2e suite (yaml: the upstream CRDs); the host image runs Debian's Jupyter
+  e2fsprogs                                                # mkfs.ext4: capacity-bound volumes
   iproute2 procps util-linux passwd                        # ip, ps, setpriv, useradd
   busybox-static qemu-system-x86                           # tiny rootfs fixtures, cgroup v2 VM test
 )

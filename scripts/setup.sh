@@ -3,8 +3,10 @@
 # the build dependencies, builds sbx with meson into ./build, installs it under /usr/local,
 # starts the daemon (sbxd) in the background if it is not running yet (no systemd is assumed:
 # plain nohup, a pid file in /run/sbx and a log in /var/log/sbxd.log), waits until it answers,
-# and then runs a first sandbox so the user sees isolation at work. Running it again is
-# harmless: the build directory is reused and a daemon that already answers is left alone.
+# runs a first sandbox so the user sees isolation at work, and creates the example workspace
+# (examples/jupyterlab.yaml: Jupyter with a persistent 20Gi volume) and says how to open it.
+# Running it again is harmless: the build directory is reused, a daemon that already answers
+# is left alone, and applying the example again changes nothing.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,6 +77,24 @@ print("  processes visible :", procs)
 print("  network interfaces:", [n for _, n in socket.if_nameindex()])
 '
 
+say "The example workspace: sbx apply -f examples/jupyterlab.yaml"
+# the workspace belongs to whoever applies it: the user behind sudo when there is one
+as_user=()
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && id "$SUDO_USER" >/dev/null 2>&1; then
+  as_user=(setpriv --reuid="$(id -u "$SUDO_USER")" --regid="$(id -g "$SUDO_USER")" --init-groups --)
+fi
+"${as_user[@]}" "$sbx" apply -f - <"$repo/examples/jupyterlab.yaml"  # read here: the repo may be private to root
+"${as_user[@]}" "$sbx" wait --for=condition=Ready sandbox/jupyterlab-sandbox --timeout=180s
+"${as_user[@]}" "$sbx" get sandbox jupyterlab-sandbox
+cat <<OPEN
+
+Your Jupyter workspace runs. To open it${SUDO_USER:+ (as $SUDO_USER)}:
+  sbx port-forward jupyterlab-sandbox 8888:8888     then browse to http://127.0.0.1:8888
+(over ssh: ssh -L 8888:127.0.0.1:8888 this-server, then the same URL on your laptop).
+Its files live in the volume workspace-jupyterlab-sandbox (sbx get pvc): they stay when
+the sandbox is deleted and come back when it is applied again.
+OPEN
+
 cat <<'NEXT'
 
 sbx is ready. Things to try next:
@@ -83,5 +103,8 @@ sbx is ready. Things to try next:
   sbx run --name scratch -- sleep 600 &       a named sandbox, then:
   sbx ps                                      list your sandboxes
   sbx delete sandbox scratch                  stop and remove it
+  sbx logs jupyterlab-sandbox                 the workspace's Jupyter output
+  sbx exec -it jupyterlab-sandbox -- bash     a shell inside the workspace
+  sbx scale sandbox jupyterlab-sandbox --replicas=0   suspend it (files and packages stay)
 Run ./scripts/test.sh to run the whole test suite. Docs: README.md and docs/.
 NEXT

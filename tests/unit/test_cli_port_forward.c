@@ -79,16 +79,26 @@ static void test_targets(void **state) {
   }
 }
 
+/* argument strings live in a static pool: o points into them after the parse */
+static char arg_pool[256][64];
+static size_t arg_used;
+
+static char *arg(const char *s) {
+  char *p = arg_pool[arg_used++ % 256];
+  snprintf(p, sizeof arg_pool[0], "%s", s);
+  return p;
+}
+
 static int parse(sbx_pf_opts_t *o, sbx_error_t *err, ...) {
   char *argv[32];
   int argc = 0;
   va_list ap;
   va_start(ap, err);
-  argv[argc++] = strdup("port-forward");
-  for (const char *a; (a = va_arg(ap, const char *));) argv[argc++] = strdup(a);
+  argv[argc++] = arg("port-forward");
+  for (const char *a; (a = va_arg(ap, const char *));) argv[argc++] = arg(a);
   va_end(ap);
   argv[argc] = NULL;
-  return sbx_pf_parse(argc, argv, o, err); /* the strings stay: o points into them */
+  return sbx_pf_parse(argc, argv, o, err);
 }
 
 static void test_command_line(void **state) {
