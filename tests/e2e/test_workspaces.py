@@ -417,3 +417,18 @@ def test_reboot_brings_workspaces_back_with_their_volumes(own_daemon, users):
     r = exec_in(sbx, name, "cat", "/work/f")
     assert r.stdout.strip() == "survived", explain(r)
     sbx("delete", "sandbox", name, user="alice", timeout=60)
+
+
+def test_oom_killed_container_is_reported(sbx, users):
+    name = unique_name("oom")
+    hog = container("main", ["/usr/bin/python3", "-c", "x = bytearray(512 << 20); import time; time.sleep(100)"],
+                    resources={"limits": {"memory": "64Mi"}})
+    applied(sbx, sandbox(name, [hog], pod_extra={"restartPolicy": "Never"}))
+    try:
+        o = wait_condition(sbx, name, lambda o: container_status(o).get("state", {}).get("terminated"), timeout=60)
+        term = container_status(o)["state"]["terminated"]
+        assert term["reason"] == "OOMKilled" and term["exitCode"] == 137, o
+        d = sbx("describe", "sandbox", name, user="alice")
+        assert "OOMKilled" in d.stdout, explain(d)
+    finally:
+        sbx("delete", "sandbox", name, user="alice", timeout=60)
