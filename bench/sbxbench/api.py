@@ -1,0 +1,4 @@
+NAME, TITLE = "api", "api"
+
+def run(ctx, res):
+    ctx.sbxd.need("apply")

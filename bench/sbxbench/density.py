@@ -1,0 +1,4 @@
+NAME, TITLE = "density", "density"
+
+def run(ctx, res):
+    ctx.sbxd.need("apply")

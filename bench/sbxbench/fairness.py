@@ -1,0 +1,4 @@
+NAME, TITLE = "fairness", "fairness"
+
+def run(ctx, res):
+    ctx.sbxd.need("apply")

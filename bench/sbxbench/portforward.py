@@ -1,0 +1,4 @@
+NAME, TITLE = "portforward", "portforward"
+
+def run(ctx, res):
+    ctx.sbxd.need("apply")

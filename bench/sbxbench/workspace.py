@@ -1,0 +1,4 @@
+NAME, TITLE = "workspace", "workspace"
+
+def run(ctx, res):
+    ctx.sbxd.need("apply")
