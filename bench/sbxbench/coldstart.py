@@ -141,8 +141,9 @@ def run(ctx, res):
     for peer, target, ok in TARGETS:
         if peer in ms:
             p = median(ms[peer])
+            rt = f"{ratio(s, p)} (sbx/{peer})" if peer == "bwrap" else f"{ratio(p, s)} ({peer}/sbx)"
             res.row(f"start + /bin/true + teardown, median (vs {peer})", f"{s:.1f} ms", f"{peer} {p:.1f} ms",
-                    f"{ratio(p, s)} ({peer}/sbx)", target, verdict(ok(s, p)))
+                    rt, target, verdict(ok(s, p)))
         else:
             res.row(f"start + /bin/true + teardown, median (vs {peer})", f"{s:.1f} ms",
                     f"{peer} failed: {results[peer]['error'][:150]}", "n/a", target, "n/a")
