@@ -32,7 +32,7 @@ import tempfile
 import time
 
 from . import coldstart
-from .common import PeerFailed, SbxFailed, kill_group, log, median, ratio, sandbox, sh, spread, table, tail, verdict
+from .common import PeerFailed, SbxFailed, free_port, kill_group, log, median, ratio, sandbox, sh, spread, table, tail, verdict
 
 NAME, TITLE = "workspace", "Workspace ready: a Jupyter sandbox until Jupyter answers HTTP"
 PORT = 8888
@@ -94,9 +94,9 @@ def run_sbx(ctx, i):
 
 def run_bare(ctx, i):
     home = tempfile.mkdtemp(prefix="jupyter-home-", dir=ctx.tmp)
-    from .common import free_port
     port = free_port()
-    env = dict(os.environ, **ENV, HOME=home, JUPYTER_RUNTIME_DIR=f"{home}/jupyter-runtime")
+    env = dict(os.environ, **ENV)
+    env.update(HOME=home, JUPYTER_RUNTIME_DIR=f"{home}/jupyter-runtime")
     t0 = time.monotonic()
     p = subprocess.Popen(jupyter_argv(port), env=env, cwd=home, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
