@@ -62,6 +62,10 @@ def run(ctx, res):
             f"host {tot['host']:.0f} ns", f"{tot['sbx'] / tot['host']:.3f}x ({(tot['sbx'] / tot['host'] - 1) * 100:+.1f}%)",
             "<= 15% slower", verdict(tot["sbx"] <= tot["host"] * 1.15))
 
+    worst = max(kinds, key=lambda k: med["sbx"][k] / med["host"][k])
+    res.row(f"  of which {worst} alone (the dearest), ns per call", f"{med['sbx'][worst]:.0f} ns",
+            f"host {med['host'][worst]:.0f} ns", f"{med['sbx'][worst] / med['host'][worst]:.3f}x", "-", "-")
+
     rows = [("CPU-bound (s)", f"{ch:.3f}", spread(cpu["host"], "{:.3f}"), f"{cs:.3f}", spread(cpu["sbx"], "{:.3f}"),
              f"{cs / ch:.3f}")]
     for k in kinds:
