@@ -95,11 +95,15 @@ def run(ctx, res):
             ("CLI", "sbx apply, configured (annotation)", timed(r_cli // 2, apply_configured)),
         ]
         log("api: HTTP round trips")
-        cases += [
-            ("HTTP", "GET sandbox", timed(r_http, lambda i: http(sbx.sock, "GET", f"{BASE}/{names[0]}"))),
-            ("HTTP", "GET sandboxes (list)", timed(r_http // 2, lambda i: http(sbx.sock, "GET", BASE))),
-            ("HTTP", "PUT sandbox (annotation changed)", timed(r_http // 5, put)),
-        ]
+        http_error = None
+        try:
+            cases += [
+                ("HTTP", "GET sandbox", timed(r_http, lambda i: http(sbx.sock, "GET", f"{BASE}/{names[0]}"))),
+                ("HTTP", "GET sandboxes (list)", timed(r_http // 2, lambda i: http(sbx.sock, "GET", BASE))),
+                ("HTTP", "PUT sandbox (annotation changed)", timed(r_http // 5, put)),
+            ]
+        except (SbxFailed, OSError, http.client.HTTPException) as e:
+            http_error = str(e)
     finally:
         sbx.delete(names, timeout=max(120, n * 2))
 
@@ -109,9 +113,11 @@ def run(ctx, res):
                      f"{percentile(xs, 0.99) * 1000:.2f}"))
     by = {(v, w): xs for v, w, xs in cases}
     g = by[("CLI", "sbx get sandbox NAME")]
-    h = by[("HTTP", "GET sandbox")]
+    h = by.get(("HTTP", "GET sandbox"))
+    hcell = (f"HTTP GET alone {percentile(h, .5) * 1000:.2f} / {percentile(h, .99) * 1000:.2f} ms" if h
+             else f"HTTP GET failed: {http_error}")
     res.row(f"`sbx get sandbox` p50 / p99, {n} present", f"{percentile(g, .5) * 1000:.1f} / {percentile(g, .99) * 1000:.1f} ms",
-            f"HTTP GET alone {percentile(h, .5) * 1000:.2f} / {percentile(h, .99) * 1000:.2f} ms", "-",
+            hcell, "-",
             "p99 <= 10 ms", verdict(percentile(g, .99) <= 0.010))
     lst = by[("CLI", "sbx get sandboxes (all)")]
     res.row(f"`sbx get sandboxes` (list of {n}) p50 / p99", f"{percentile(lst, .5) * 1000:.1f} / {percentile(lst, .99) * 1000:.1f} ms",
@@ -120,6 +126,8 @@ def run(ctx, res):
         xs = by[("CLI", key)]
         res.row(f"`{key}` per second, p99", f"{len(xs) / sum(xs):.0f} /s, {percentile(xs, .99) * 1000:.1f} ms",
                 "-", "-", "-", "-")
+    if http_error:
+        rows.append(("HTTP", "(all)", "failed", http_error, "", ""))
     res.detail(table(["via", "request", "count", "per second", "p50 ms", "p99 ms"], rows))
     res.detail(f"{n} sandboxes present; requests one after another; HTTP: python http.client over the unix "
                "socket, one connection per request.")

@@ -17,6 +17,8 @@ close, 200 times; a forward asks the daemon for a socket into the sandbox per co
 Paths alternate within each repetition; throughput is the median of 3 (1 with --quick).
 """
 
+import os
+import select
 import subprocess
 import time
 
@@ -29,21 +31,24 @@ REMOTE = 9000
 
 
 def start_forward(sbx, name, local):
+    """`sbx port-forward NAME LOCAL:REMOTE` in the background, once it says it listens"""
     p = sbx.popen("port-forward", name, f"{local}:{REMOTE}", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                   stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
-    line = ""
-    while time.monotonic() < deadline:
-        line = p.stdout.readline().decode(errors="replace")
-        if "Forwarding from" in line or p.poll() is not None:
-            break
-    if "Forwarding from" not in line:
-        err = p.stderr.read1(2000).decode(errors="replace") if p.poll() is not None else ""
+    out = b""
+    while b"Forwarding from" not in out and p.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([p.stdout], [], [], 0.2)
+        if ready:
+            out += os.read(p.stdout.fileno(), 4096)
+    text = out.decode(errors="replace")
+    if "Forwarding from 127.0.0.1:" not in text:
+        err = ""
+        if p.poll() is not None:
+            err = p.stderr.read().decode(errors="replace")
         kill_group(p)
-        raise SbxFailed(f"sbx port-forward did not start: {line.strip()} {err.strip()}")
+        raise SbxFailed(f"sbx port-forward did not start: {text.strip()[-200:]} {err.strip()[-300:]}")
     # "Forwarding from 127.0.0.1:PORT -> REMOTE"
-    port = int(line.split("127.0.0.1:")[1].split()[0])
-    return p, port
+    return p, int(text.split("Forwarding from 127.0.0.1:")[1].split()[0])
 
 
 def wait_server(port, prefix=(), timeout=30):

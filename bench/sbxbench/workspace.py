@@ -132,7 +132,7 @@ def run_podman(ctx, i):
 
 
 def run(ctx, res):
-    ctx.sbxd.need("apply", "delete", "logs")
+    ctx.sbxd.need("apply", "delete")
     reps = ctx.reps(5)
     ways = {"sbx": run_sbx, "bare": run_bare, "podman": run_podman}
     times = {k: [] for k in ways}
