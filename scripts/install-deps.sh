@@ -6,7 +6,7 @@
 # because they are stale, and never prompts.
 #
 #   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --bench    benchmark peers (bubblewrap, runc, podman, ...)
+#   scripts/install-deps.sh --bench    benchmark peers and tools (bubblewrap, runc, podman, socat, ...)
 set -euo pipefail
 
 build_pkgs=(
@@ -18,7 +18,11 @@ build_pkgs=(
   iproute2 procps util-linux passwd                        # ip, ps, setpriv, useradd
   busybox-static qemu-system-x86                           # tiny rootfs fixtures, cgroup v2 VM test
 )
-bench_pkgs=(bubblewrap runc podman socat debootstrap hyperfine)
+bench_pkgs=(
+  bubblewrap runc podman socat debootstrap hyperfine       # the peers, the rootfs, the timer
+  stress-ng gcc libc6-dev                                  # fairness load; bench/c/sbxbench.c is compiled at bench time
+  python3-matplotlib jupyter-notebook                      # the plots; the workspace benchmark's Jupyter
+)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in
