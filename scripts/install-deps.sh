@@ -11,7 +11,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential meson ninja-build pkg-config
-  libjson-c-dev libseccomp-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libjson-c-dev libseccomp-dev libsqlite3-dev libmicrohttpd-dev
   libyaml-dev libcmocka-dev
   python3 python3-pytest python3-numpy python3-yaml jupyter-notebook   # e2e suite (yaml: the upstream CRDs); the host image runs Debian's Jupyter
   e2fsprogs                                                # mkfs.ext4: capacity-bound volumes

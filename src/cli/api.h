@@ -1,7 +1,7 @@
 /* api.h: talking to sbxd: its socket, and REST calls over it.
  *
- * HTTP is libcurl's (CURLOPT_UNIX_SOCKET_PATH, URLs of the form http://localhost/PATH);
- * bodies are JSON. A call ends in one of three ways the verbs treat differently: success
+ * A request is a REST call (method, path with its query, JSON body) carried in one frame of
+ * the daemon's stream protocol (op "api"), answered with the HTTP status code and body. A call ends in one of three ways the verbs treat differently: success
  * (2xx, parsed body), an error answered by the server (a `Status`, printed the way kubectl
  * prints it; a verb working through several names goes on with the next), or no answer at
  * all (the daemon is not there; no point trying the next name). */

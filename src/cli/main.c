@@ -4,7 +4,6 @@
  * usage) and lives in its own cmd_<verb>.c. main() only picks the entry; flags are the
  * verb's business, so `sbx run -- prog --help` reaches prog. Verbs, flags and messages
  * follow kubectl wherever kubectl has the verb. */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -283,6 +282,5 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sbx: unknown command \"%s\" (see 'sbx --help' for the list)\n", verb);
     return SBX_EXIT_FAILURE;
   }
-  /* libcurl is loaded and initialised by the first HTTP request (curl_lazy.c) */
   return cmd->fn(argc - 1, argv + 1, cmd);
 }

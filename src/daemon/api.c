@@ -86,6 +86,24 @@ static int route(struct sbx_http_req *r, char *path) {
   return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
 }
 
+/* One request, from either entry: /version or a resource route. */
+static void serve(struct sbx_http_req *req, const char *url) {
+  if (strcmp(url, "/version") == 0) {
+    _cleanup_json_ json_object *v = json_object_new_object();
+    json_object_object_add(v, "gitVersion", json_object_new_string("v" SBX_VERSION));
+    json_object_object_add(v, "platform", json_object_new_string("linux"));
+    sbx_http_json(req, 200, v);
+    return;
+  }
+  char path[1024];
+  if (strlen(url) >= sizeof path) {
+    sbx_http_status(req, 414, "RequestURITooLong", "path too long");
+    return;
+  }
+  strcpy(path, url);
+  route(req, path);
+}
+
 int sbx_api_handler(void *cls, void *connection, const char *url, const char *method, const char *version,
                     const char *upload_data, size_t *upload_data_size, void **con_cls) {
   struct sbx_daemon *d = cls;
@@ -112,25 +130,46 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
     *upload_data_size = 0;
     return MHD_YES;
   }
-  if (r->too_large) return sbx_http_status(&(struct sbx_http_req){.c = c}, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
-
+  struct sbx_http_resp resp = {0};
+  struct sbx_http_req req = {.d = d, .c = c, .method = method, .body = r->body, .body_len = r->len, .resp = &resp};
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   struct sbx_caller who;
   sbx_error_t err = {0};
-  if (!ci || sbx_caller_from_socket(d, ci->connect_fd, &who, &err) < 0)
-    return sbx_http_status(&(struct sbx_http_req){.c = c}, 500, "InternalError", "cannot tell who is calling");
-
-  struct sbx_http_req req = {.d = d, .c = c, .method = method, .who = &who, .body = r->body, .body_len = r->len};
-  if (strcmp(url, "/version") == 0) {
-    _cleanup_json_ json_object *v = json_object_new_object();
-    json_object_object_add(v, "gitVersion", json_object_new_string("v" SBX_VERSION));
-    json_object_object_add(v, "platform", json_object_new_string("linux"));
-    return sbx_http_json(&req, 200, v);
+  if (r->too_large)
+    sbx_http_status(&req, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
+  else if (!ci || sbx_caller_from_socket(d, ci->connect_fd, &who, &err) < 0)
+    sbx_http_status(&req, 500, "InternalError", "cannot tell who is calling");
+  else {
+    req.who = &who;
+    serve(&req, url);
   }
-  char path[1024];
-  if (strlen(url) >= sizeof path) return sbx_http_status(&req, 414, "RequestURITooLong", "path too long");
-  strcpy(path, url);
-  return route(&req, path);
+  int ret = sbx_http_queue(c, &resp);
+  json_object_put(resp.body);
+  return ret;
+}
+
+void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *q, int *fds,
+                    size_t nfds) {
+  (void)fds;
+  (void)nfds;
+  struct sbx_http_resp resp = {0};
+  json_object *query = NULL, *body = NULL;
+  json_object_object_get_ex(q, "query", &query);
+  json_object_object_get_ex(q, "body", &body);
+  const char *method = sbx_json_str(q, "method"), *path = sbx_json_str(q, "path");
+  struct sbx_http_req req = {.d = d, .method = method ? method : "", .who = who, .body_json = body,
+                             .query = query && json_object_is_type(query, json_type_object) ? query : NULL,
+                             .resp = &resp};
+  if (!method || !path || path[0] != '/')
+    sbx_http_status(&req, 400, "BadRequest", "an api request needs a method and an absolute path");
+  else
+    serve(&req, path);
+  _cleanup_json_ json_object *reply = json_object_new_object();
+  json_object_object_add(reply, "ok", json_object_new_boolean(1));
+  json_object_object_add(reply, "code", json_object_new_int((int)resp.code));
+  json_object_object_add(reply, "body", resp.body); /* the reply takes the reference */
+  sbx_error_t err;
+  sbx_wire_send(conn, reply, NULL, 0, &err);
 }
 
 void sbx_api_request_done(void *cls, void *connection, void **con_cls, int toe) {

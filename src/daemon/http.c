@@ -11,12 +11,20 @@
 #include "lib/wire.h"
 
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o) {
+  json_object_put(r->resp->body);
+  r->resp->code = code;
+  r->resp->body = json_object_get(o);
+  return MHD_YES;
+}
+
+int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
   size_t len;
-  const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(resp, "Content-Type", "application/json");
-  int ret = MHD_queue_response(r->c, code, resp);
-  MHD_destroy_response(resp);
+  const char *text = json_object_to_json_string_length(resp->body, JSON_C_TO_STRING_PLAIN, &len);
+  struct MHD_Response *m = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+  if (!m) return MHD_NO;
+  MHD_add_response_header(m, "Content-Type", "application/json");
+  int ret = MHD_queue_response(c, resp->code, m);
+  MHD_destroy_response(m);
   return ret;
 }
 
@@ -56,7 +64,8 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
 }
 
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key) {
-  return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+  if (r->query) return sbx_json_str(r->query, key);
+  return r->c ? MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key) : NULL;
 }
 
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered) {
@@ -77,6 +86,11 @@ int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answere
 }
 
 json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered) {
+  if (r->body_json) {
+    if (json_object_is_type(r->body_json, json_type_object)) return json_object_get(r->body_json);
+    *answered = sbx_http_status(r, 400, "BadRequest", "the request body is not a JSON object");
+    return NULL;
+  }
   if (!r->body || r->body_len == 0) {
     *answered = sbx_http_status(r, 400, "BadRequest", "the request needs a JSON body");
     return NULL;

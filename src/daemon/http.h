@@ -17,6 +17,13 @@
 
 struct MHD_Connection;
 
+/* What a handler answered: the code and the JSON body (a reference the request owns).
+ * The HTTP entry queues it on the connection; the stream entry sends it in a frame. */
+struct sbx_http_resp {
+  unsigned code;
+  json_object *body;
+};
+
 struct sbx_http_req {
   struct sbx_daemon *d;
   struct MHD_Connection *c;
@@ -28,12 +35,18 @@ struct sbx_http_req {
   const char *subresource;        /* NULL, or e.g. "status", "log" */
   const char *body;               /* request body (NUL-terminated), NULL if none */
   size_t body_len;
+  json_object *body_json;         /* or the body already parsed (stream entry) */
+  json_object *query;             /* query arguments (stream entry); NULL: the connection's */
+  struct sbx_http_resp *resp;     /* where the answer goes */
 };
 
 typedef int (*sbx_http_handler_fn)(const struct sbx_http_req *r);
 
+/* Answer with o (a new reference is taken) or a Status; both return 1 (MHD_YES). */
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o);
 int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message);
+/* queue a handler's answer on a libmicrohttpd connection */
+int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 /* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",
  * EEXIST -> 409 AlreadyExists, EINVAL -> 422 Invalid, EBUSY -> 409 Conflict,
  * EACCES/EPERM -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
@@ -51,6 +64,10 @@ json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered);
 json_object *sbx_http_served(json_object *stored, uid_t owner, const char *apiversion);
 /* {"apiVersion":…,"kind":list_kind,"metadata":{},"items":items} (takes items) */
 json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_object *items);
+
+/* the stream protocol's `api` operation: one REST request in a frame (api.c) */
+void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
+                    size_t nfds);
 
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/http.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
@@ -161,6 +162,7 @@ struct stream_op {
 
 static const struct stream_op stream_ops[] = {
     {"run", sbx_run_handle},
+    {"api", sbx_api_stream},
     {"logs", sbx_logs_handle},
     {"exec", sbx_exec_handle},
     {"portforward", sbx_portforward_handle},
