@@ -3,48 +3,23 @@
  * One DELETE per name, in the order given; the daemon stops the sandbox (SIGTERM, then
  * SIGKILL after its grace period) before answering. A name the server refuses is reported
  * and the others are still deleted; the exit status says whether all went well. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/kinds.h"
+#include "cli/verb_refs.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
-static const struct option long_opts[] = {
-    {"namespace", required_argument, NULL, 'n'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
 int sbx_cmd_delete(int argc, char **argv, const sbx_cmd_t *self) {
-  const char *ns = "default";
-  _cleanup_free_ char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return SBX_EXIT_FAILURE;
-  size_t npos = 0;
-  optind = 0;
-  opterr = 0;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "-:n:h", long_opts, NULL)) != -1) {
-    switch (opt) {
-    case 1: pos[npos++] = optarg; break;
-    case 'n': ns = optarg; break;
-    case 'h': sbx_cmd_usage(self); return 0;
-    default: sbx_cmd_flag_error(self, opt, argv); return SBX_EXIT_FAILURE;
-    }
-  }
-  while (optind < argc) pos[npos++] = argv[optind++];
-
-  sbx_error_t err = {0};
+  const char *ns;
   const sbx_kind_t *kind;
   _cleanup_free_ sbx_ref_t *refs = NULL;
   size_t nrefs;
-  if (sbx_resource_args(pos, npos, &kind, &refs, &nrefs, &err) < 0) {
-    sbx_cmd_usage_error(self, "%s", err.msg);
-    return SBX_EXIT_FAILURE;
-  }
+  int parsed = sbx_verb_refs(argc, argv, self, &ns, &kind, &refs, &nrefs);
+  if (parsed != 0) return parsed > 0 ? 0 : SBX_EXIT_FAILURE;
   if (nrefs == 0) {
     sbx_cmd_usage_error(self, kind ? "give the name of what to delete: sbx delete %s NAME"
                                    : "give what to delete: sbx delete %s NAME or KIND/NAME",

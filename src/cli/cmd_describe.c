@@ -6,7 +6,6 @@
  * several objects are separated by a blank line. Without a name, every object of the kind
  * in the namespace is described. A missing object is reported in kubectl's words and the
  * others are still described. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +15,11 @@
 #include "cli/cli.h"
 #include "cli/describe.h"
 #include "cli/kinds.h"
+#include "cli/verb_refs.h"
 #include "cli/printer.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
-static const struct option long_opts[] = {
-    {"namespace", required_argument, NULL, 'n'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
 
 /* The object's events, or NULL. */
 static json_object *events_of(const char *ns, const char *name) {
@@ -57,31 +52,12 @@ static int show(const sbx_kind_t *kind, json_object *obj, const char *ns, bool *
 }
 
 int sbx_cmd_describe(int argc, char **argv, const sbx_cmd_t *self) {
-  const char *ns = "default";
-  _cleanup_free_ char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return SBX_EXIT_FAILURE;
-  size_t npos = 0;
-  optind = 0;
-  opterr = 0;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "-:n:h", long_opts, NULL)) != -1) {
-    switch (opt) {
-    case 1: pos[npos++] = optarg; break;
-    case 'n': ns = optarg; break;
-    case 'h': sbx_cmd_usage(self); return 0;
-    default: sbx_cmd_flag_error(self, opt, argv); return SBX_EXIT_FAILURE;
-    }
-  }
-  while (optind < argc) pos[npos++] = argv[optind++];
-
-  sbx_error_t err = {0};
+  const char *ns;
   const sbx_kind_t *kind;
   _cleanup_free_ sbx_ref_t *refs = NULL;
   size_t nrefs;
-  if (sbx_resource_args(pos, npos, &kind, &refs, &nrefs, &err) < 0) {
-    sbx_cmd_usage_error(self, "%s", err.msg);
-    return SBX_EXIT_FAILURE;
-  }
+  int parsed = sbx_verb_refs(argc, argv, self, &ns, &kind, &refs, &nrefs);
+  if (parsed != 0) return parsed > 0 ? 0 : SBX_EXIT_FAILURE;
   if (!kind) {
     sbx_cmd_usage_error(self, "give what to describe: sbx describe KIND [NAME]");
     return SBX_EXIT_FAILURE;
@@ -103,6 +79,7 @@ int sbx_cmd_describe(int argc, char **argv, const sbx_cmd_t *self) {
   }
 
   char path[1024];
+  sbx_error_t err = {0};
   if (sbx_kind_path(kind, ns, NULL, path, sizeof path, &err) < 0) {
     sbx_cmd_usage_error(self, "%s", err.msg);
     return SBX_EXIT_FAILURE;

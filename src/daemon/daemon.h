@@ -97,6 +97,10 @@ int sbx_stream_find_sandbox(struct sbx_daemon *d, const char *ns, const char *na
 int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx_error_t *err);
 json_object *sbx_pod_container_status(json_object *status, const char *name);
 bool sbx_pod_container_running(json_object *status, const char *name);
+/* a stream request's sandbox (namespace, name: the caller's own) and container (the
+ * request's, or the only one); *obj is a new reference */
+int sbx_stream_container(struct sbx_daemon *d, const struct sbx_caller *who, json_object *req, json_object **obj,
+                         const char **container, sbx_error_t *err);
 /* exec.c: the stream operation `exec` */
 void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                      size_t nfds);
@@ -123,6 +127,8 @@ int sbx_shim_spawn(struct sbx_daemon *d, json_object *spec, int client, const in
 /* watch a shim (child or re-adopted); when it exits, sbx_run_finished() is called */
 int sbx_supervisor_watch(struct sbx_daemon *d, pid_t pid, const char *ns, const char *name, uid_t owner,
                          sbx_error_t *err);
+/* is pid the shim of sandbox `id` (its command line is "sbx-shim <id>")? pids are reused */
+bool sbx_is_shim_of(pid_t pid, const char *id);
 /* signal a watched shim; ESRCH if none */
 int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int sig);
 /* wait until that shim has exited and been finished, up to timeout_ms; 0 if gone */

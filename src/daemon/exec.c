@@ -72,14 +72,13 @@ void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   (void)fds;
   (void)nfds;
   sbx_error_t err = {0};
-  const char *ns, *name, *container;
+  const char *container;
   _cleanup_json_ json_object *obj = NULL;
-  if (sbx_stream_target(req, &ns, &name, &err) < 0 ||
-      sbx_stream_find_sandbox(d, ns, name, who->uid, &obj, &err) < 0 ||
-      sbx_pod_container(obj, sbx_json_str(req, "container"), &container, &err) < 0) {
+  if (sbx_stream_container(d, who, req, &obj, &container, &err) < 0) {
     sbx_stream_reply_err(conn, &err);
     return;
   }
+  const char *name = sbx_json_str(req, "name");
   json_object *cmd = json_object_object_get(req, "command");
   if (check_command(cmd, &err) < 0) {
     sbx_stream_reply_error(conn, "BadRequest", err.msg);

@@ -136,19 +136,26 @@ int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_
   return 0;
 }
 
+int sbx_stream_container(struct sbx_daemon *d, const struct sbx_caller *who, json_object *req, json_object **obj,
+                         const char **container, sbx_error_t *err) {
+  const char *ns, *name;
+  if (sbx_stream_target(req, &ns, &name, err) < 0 || sbx_stream_find_sandbox(d, ns, name, who->uid, obj, err) < 0)
+    return -1;
+  return sbx_pod_container(*obj, sbx_json_str(req, "container"), container, err);
+}
+
 void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                      size_t nfds) {
   (void)fds;
   (void)nfds;
   sbx_error_t err = {0};
-  const char *ns, *name, *container;
+  const char *container;
   _cleanup_json_ json_object *obj = NULL;
-  if (sbx_stream_target(req, &ns, &name, &err) < 0 ||
-      sbx_stream_find_sandbox(d, ns, name, who->uid, &obj, &err) < 0 ||
-      sbx_pod_container(obj, sbx_json_str(req, "container"), &container, &err) < 0) {
+  if (sbx_stream_container(d, who, req, &obj, &container, &err) < 0) {
     sbx_stream_reply_err(conn, &err);
     return;
   }
+  const char *name = sbx_json_str(req, "name");
   const char *dir = sbx_sandbox_state_dir(obj);
   if (!dir) {
     char msg[256];

@@ -82,18 +82,6 @@ static pid_t parent_of(pid_t pid) {
   return (pid_t)ppid;
 }
 
-/* Is pid the shim of sandbox `id`? Its command line is "sbx-shim\0<id>\0" (supervise.c). */
-static bool is_shim_of(pid_t pid, const char *id) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  size_t first = strlen(buf);
-  return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
-}
 
 static bool descends_from(pid_t pid, pid_t ancestor) {
   for (int i = 0; i < MAX_ANCESTRY && pid > 1; i++) {
@@ -118,7 +106,7 @@ static int open_sandbox_netns(json_object *obj, const char *name, sbx_error_t *e
 
   _cleanup_fd_ int pidfd = pidfd_open_(pid);
   if (pidfd < 0) return not_running(err, name);
-  if (!is_shim_of(shim, id) || !descends_from(pid, shim))
+  if (!sbx_is_shim_of(shim, id) || !descends_from(pid, shim))
     return not_running(err, name);
 
   char path[64];

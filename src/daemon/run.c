@@ -565,18 +565,6 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
   return 0;
 }
 
-/* Is `pid` still the shim of sandbox `id`? (pids are reused) */
-static bool shim_alive(pid_t pid, const char *id) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  size_t first = strlen(buf);
-  return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
-}
 
 void sbx_run_recover(struct sbx_daemon *d) {
   sbx_error_t err = {0};
@@ -601,7 +589,7 @@ void sbx_run_recover(struct sbx_daemon *d) {
       owner = (uid_t)strtoul(sbx_json_str(ann, SBX_ANN_OWNER), NULL, 10);
     long long shim = sbx_json_int(x, "shimPid", -1);
     if (shim <= 0) continue;
-    if (shim_alive((pid_t)shim, sbx_json_str(x, "id") ?: "") &&
+    if (sbx_is_shim_of((pid_t)shim, sbx_json_str(x, "id") ?: "") &&
         sbx_supervisor_watch(d, (pid_t)shim, ns, name, owner, &err) == 0)
       continue;
     sbx_run_finished(d, ns, name, owner);

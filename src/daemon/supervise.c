@@ -194,3 +194,15 @@ int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err) {
   pthread_detach(t);
   return 0;
 }
+
+bool sbx_is_shim_of(pid_t pid, const char *id) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  size_t first = strlen(buf);
+  return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
+}

@@ -82,6 +82,7 @@ class Daemon:
 
     def __init__(self, build, tmp, extra_args=()):
         self.extra_args = list(extra_args)
+        self.killed_on_purpose = False
         self.build = build
         self.tmp = tmp
         self.root = tmp / "root"
@@ -192,6 +193,7 @@ class Daemon:
 
     def kill9(self):
         """SIGKILL the daemon alone (its sandboxes live on), as a crash would."""
+        self.killed_on_purpose = True
         self.proc.kill()
         self.proc.wait(timeout=10)
 
@@ -256,50 +258,25 @@ class Daemon:
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.tmp)], capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def daemon():
-    if os.geteuid() != 0:
-        pytest.exit("the e2e suite runs as root (it starts sbxd and creates test users)", returncode=2)
-    SHARED_DATA.mkdir(mode=0o755, exist_ok=True)
-    d = _new_daemon(["--allow-host-path", str(SHARED_DATA)])
-    try:
-        d.start()
-    except BaseException:
-        d.stop()
-        d.remove_tmp()
-        raise
-    try:
-        yield d
-    finally:
-        problems = d.stop()
-        d.remove_tmp()
-        if problems:
-            pytest.fail("\n".join(problems), pytrace=False)
-
-
 SHARED_DATA = Path("/tmp/sbx-e2e-shared-data")
 
 
-def _new_daemon(extra_args=()):
+def _running_daemon():
+    """A started private sbxd (allowing hostPath mounts of SHARED_DATA, like an
+    administrator's data lake); a generator that yields it and, at the end, stops it (first
+    starting it again if a test killed it), removes its state and reports its problems."""
     build = build_dir()
     missing = [n for n in BINARIES if not os.access(build / n, os.X_OK)]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found in {build}: build first "
                     f"(meson setup build && ninja -C build) or set SBX_BUILD", pytrace=False)
+    SHARED_DATA.mkdir(mode=0o755, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="sbx-e2e-", dir="/tmp"))
     os.chmod(tmp, 0o755)
     (tmp / "bin").mkdir(mode=0o755)
     shutil.copy2(build / "sbx", tmp / "bin" / "sbx")
     os.chmod(tmp / "bin" / "sbx", 0o755)
-    return Daemon(build, tmp, extra_args)
-
-
-@pytest.fixture
-def own_daemon():
-    """A private sbxd for one test, which the test may kill and restart (kill9/restart).
-    It allows hostPath mounts of SHARED_DATA, like an administrator's data lake."""
-    SHARED_DATA.mkdir(mode=0o755, exist_ok=True)
-    d = _new_daemon(["--allow-host-path", str(SHARED_DATA)])
+    d = Daemon(build, tmp, ["--allow-host-path", str(SHARED_DATA)])
     try:
         d.start()
     except BaseException:
@@ -309,12 +286,25 @@ def own_daemon():
     try:
         yield d
     finally:
-        if d.proc is not None and d.proc.poll() is not None:
+        if d.proc is not None and d.proc.poll() is not None and d.killed_on_purpose:
             d.start()  # killed by the test and not restarted: bring it back to clean up
         problems = d.stop()
         d.remove_tmp()
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def daemon():
+    if os.geteuid() != 0:
+        pytest.exit("the e2e suite runs as root (it starts sbxd and creates test users)", returncode=2)
+    yield from _running_daemon()
+
+
+@pytest.fixture
+def own_daemon():
+    """A private sbxd for one test, which the test may kill and restart (kill9/restart)."""
+    yield from _running_daemon()
 
 
 @pytest.fixture(scope="session")
