@@ -28,6 +28,7 @@
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/wire.h"
+#include "runtime/cgroup.h"
 
 struct sbx_spare {
   struct sbx_spare_info info;
@@ -160,6 +161,8 @@ void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
     if (json_object_object_get_ex(live_ids, e->d_name, &v)) continue;
     /* a spare of a previous daemon, or what a crash left: nobody's sandbox */
     snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, e->d_name);
+    if (sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", e->d_name, &err) < 0)
+      fprintf(stderr, "sbxd: remove the cgroup of %s: %s\n", e->d_name, err.msg);
     sbx_remove_tree(path);
     sbx_store_idslot_release(d->store, e->d_name, &err);
   }

@@ -398,6 +398,7 @@ def test_reboot_brings_workspaces_back_with_their_volumes(own_daemon, users):
     assert exec_in(sbx, name, "sh", "-c", "echo survived > /work/f").returncode == 0
     # the "reboot": the daemon and every process of the workspace die at once
     d.kill9()
+    killed = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
@@ -409,6 +410,7 @@ def test_reboot_brings_workspaces_back_with_their_volumes(own_daemon, users):
         if len(cmd) > 1 and cmd[0].endswith(b"sbx-shim") and cmd[1] and \
                 (d.root / "sandboxes" / cmd[1].decode(errors="replace")).exists():
             os.kill(int(p), signal.SIGKILL)
+            killed.append(cmd[1].decode())
     for p in host_pids_with_marker(mark):
         os.kill(p, signal.SIGKILL)
     assert wait_until(lambda: not host_pids_with_marker(mark), 10)
@@ -416,7 +418,11 @@ def test_reboot_brings_workspaces_back_with_their_volumes(own_daemon, users):
     wait_ready(sbx, name, timeout=60)
     r = exec_in(sbx, name, "cat", "/work/f")
     assert r.stdout.strip() == "survived", explain(r)
-    sbx("delete", "sandbox", name, user="alice", timeout=60)
+    assert sbx("delete", "sandbox", name, user="alice", timeout=60).returncode == 0
+    # nothing the killed supervisors (the workspace's and the warm pool's) held is left
+    assert killed
+    left = [c for i in killed for c in Path("/sys/fs/cgroup").glob(f"**/sbx/{i}")]
+    assert not left, f"cgroups left behind: {left}"
 
 
 def test_oom_killed_container_is_reported(sbx, users):
