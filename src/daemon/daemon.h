@@ -91,9 +91,6 @@ json_object *sbx_sandbox_runtime_status(json_object *obj);
 void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                      size_t nfds);
 int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_error_t *err);
-/* sbx_sandbox_find() with the REST API's NotFound wording */
-int sbx_stream_find_sandbox(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
-                            sbx_error_t *err);
 int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx_error_t *err);
 json_object *sbx_pod_container_status(json_object *status, const char *name);
 bool sbx_pod_container_running(json_object *status, const char *name);

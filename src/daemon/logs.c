@@ -44,9 +44,7 @@ int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx
   json_object *cs = pod_list(obj, "containers"), *ics = pod_list(obj, "initContainers");
   size_t n = cs ? json_object_array_length(cs) : 0, ni = ics ? json_object_array_length(ics) : 0;
   if (n == 0) {
-    sbx_error_set(err, 0, "sandbox \"%s\" has no containers", sname ? sname : "");
-    err->errnum = ENOENT;
-    return -1;
+    return sbx_error_says(err, ENOENT, "sandbox \"%s\" has no containers", sname ? sname : "");
   }
   if (!want || !*want) {
     if (n > 1) {
@@ -55,16 +53,12 @@ int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx
       for (size_t i = 0; i < n && off < sizeof list; i++)
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? " " : "",
                                 item_name(cs, i) ? item_name(cs, i) : "");
-      sbx_error_set(err, 0, "a container name must be specified for pod %s, choose one of: [%s]",
+      return sbx_error_says(err, EINVAL, "a container name must be specified for pod %s, choose one of: [%s]",
                     sname ? sname : "", list);
-      err->errnum = EINVAL;
-      return -1;
     }
     *name = item_name(cs, 0);
     if (!*name || !sbx_is_dns_label(*name)) {
-      sbx_error_set(err, 0, "sandbox \"%s\": its container has no valid name", sname ? sname : "");
-      err->errnum = EINVAL;
-      return -1;
+      return sbx_error_says(err, EINVAL, "sandbox \"%s\": its container has no valid name", sname ? sname : "");
     }
     return 0;
   }
@@ -77,9 +71,7 @@ int sbx_pod_container(json_object *obj, const char *want, const char **name, sbx
   }
   char esc[80];
   sbx_escape_for_message(want, 63, esc, sizeof esc);
-  sbx_error_set(err, 0, "container %s is not valid for pod %s", esc, sname ? sname : "");
-  err->errnum = EINVAL;
-  return -1;
+  return sbx_error_says(err, EINVAL, "container %s is not valid for pod %s", esc, sname ? sname : "");
 }
 
 json_object *sbx_pod_container_status(json_object *status, const char *name) {
@@ -102,36 +94,21 @@ bool sbx_pod_container_running(json_object *status, const char *name) {
   return s && json_object_object_get_ex(s, "state", &state) && json_object_object_get_ex(state, "running", &running);
 }
 
-int sbx_stream_find_sandbox(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
-                            sbx_error_t *err) {
-  if (sbx_sandbox_find(d, ns, name, owner, obj, err) == 0) return 0;
-  if (err->errnum == ENOENT) {
-    /* the REST API's words, without the errno text */
-    sbx_error_set(err, 0, "sandboxes." SBX_API_GROUP " \"%s\" not found", name);
-    err->errnum = ENOENT;
-  }
-  return -1;
-}
-
 /* The namespace and name of a stream request, checked; NULL ns means "default". */
 int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_error_t *err) {
   *ns = sbx_json_str(req, "namespace");
   *name = sbx_json_str(req, "name");
   if (!*ns || !**ns) *ns = "default";
   if (!*name || !**name) {
-    sbx_error_set(err, 0, "the request names no sandbox");
-    err->errnum = EINVAL;
-    return -1;
+    return sbx_error_says(err, EINVAL, "the request names no sandbox");
   }
   char esc[80];
   if (!sbx_is_dns_label(*ns) || !sbx_is_dns_label(*name)) {
     bool bad_ns = !sbx_is_dns_label(*ns);
     sbx_escape_for_message(bad_ns ? *ns : *name, 63, esc, sizeof esc);
     /* a name that cannot exist is answered like one that does not */
-    sbx_error_set(err, 0, bad_ns ? "namespace \"%s\" not found" : "sandboxes." SBX_API_GROUP " \"%s\" not found",
+    return sbx_error_says(err, ENOENT, bad_ns ? "namespace \"%s\" not found" : "sandboxes." SBX_API_GROUP " \"%s\" not found",
                   esc);
-    err->errnum = ENOENT;
-    return -1;
   }
   return 0;
 }
@@ -139,7 +116,7 @@ int sbx_stream_target(json_object *req, const char **ns, const char **name, sbx_
 int sbx_stream_container(struct sbx_daemon *d, const struct sbx_caller *who, json_object *req, json_object **obj,
                          const char **container, sbx_error_t *err) {
   const char *ns, *name;
-  if (sbx_stream_target(req, &ns, &name, err) < 0 || sbx_stream_find_sandbox(d, ns, name, who->uid, obj, err) < 0)
+  if (sbx_stream_target(req, &ns, &name, err) < 0 || sbx_sandbox_find(d, ns, name, who->uid, obj, err) < 0)
     return -1;
   return sbx_pod_container(*obj, sbx_json_str(req, "container"), container, err);
 }

@@ -14,7 +14,8 @@
 int sbx_sandbox_find(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
                      sbx_error_t *err) {
   if (sbx_store_get(d->store, "Sandbox", ns, name, owner, obj, NULL, err) < 0) {
-    if (err->errnum == ENOENT) sbx_error_says(err, ENOENT, "sandbox \"%s\" not found in namespace \"%s\"", name, ns);
+    /* the REST API's words; another user's sandbox is answered exactly the same */
+    if (err->errnum == ENOENT) sbx_error_says(err, ENOENT, "sandboxes." SBX_API_GROUP " \"%s\" not found", name);
     return -1;
   }
   return 0;

@@ -378,15 +378,7 @@ static int finish(struct shim *s) {
   }
   if (!s->ended) {
     int code = 0, sig = 0;
-    if (sbx_sandbox_read_status(&s->sb, &code, &sig) < 0) {
-      /* init itself was killed (SIGKILL from a stop) before it could report */
-      if (WIFSIGNALED(status)) {
-        sig = WTERMSIG(status);
-        code = 128 + sig;
-      } else {
-        code = WEXITSTATUS(status);
-      }
-    }
+    sbx_sandbox_end_status(&s->sb, status, &code, &sig);
     s->ended = end_status(s, code, sig);
     tell_client(s, s->ended);
   }

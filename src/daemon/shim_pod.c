@@ -366,14 +366,7 @@ static void ctr_reap(struct pod *p, struct pod_ctr *c) {
   int status = 0, code = 0, sig = 0;
   while (waitpid(c->sb.pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (sbx_sandbox_read_status(&c->sb, &code, &sig) < 0) {
-    if (WIFSIGNALED(status)) {
-      sig = WTERMSIG(status);
-      code = 128 + sig;
-    } else {
-      code = WEXITSTATUS(status);
-    }
-  }
+  sbx_sandbox_end_status(&c->sb, status, &code, &sig);
   uint64_t ooms = 0;
   sbx_error_t err;
   if (c->sb.cgroup) sbx_cgroup_oom_kills(c->sb.cgroup, &ooms, &err);

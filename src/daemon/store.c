@@ -128,22 +128,7 @@ static int errnum_of(int rc) {
 /* "store: <what>: <sqlite message>" with an errnum derived from the SQLite code. */
 static int db_fail(struct sbx_store *s, int rc, sbx_error_t *err, const char *what) {
   const char *m = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-  sbx_error_set(err, 0, "store: %s: %s", what, m);
-  if (err) err->errnum = errnum_of(rc);
-  return -1;
-}
-
-/* A message that is complete in itself, with errnum set but no strerror text. */
-static int plain_fail(sbx_error_t *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int plain_fail(sbx_error_t *err, int errnum, const char *fmt, ...) {
-  if (!err) return -1;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-  va_end(ap);
-  err->errnum = errnum;
-  return -1;
+  return sbx_error_says(err, errnum_of(rc), "store: %s: %s", what, m);
 }
 
 /* Printable form of an object key for messages: kind "ns/name" (uid N). */
@@ -192,13 +177,13 @@ static int bind_key(struct sbx_store *s, sqlite3_stmt *st, const char *kind, con
 
 static int check_key(const char *kind, const char *ns, const char *name, sbx_error_t *err) {
   if (!kind || !*kind || !ns || !*ns || !name || !*name)
-    return plain_fail(err, EINVAL, "store: an object key needs a kind, a namespace and a name");
+    return sbx_error_says(err, EINVAL, "store: an object key needs a kind, a namespace and a name");
   return 0;
 }
 
 static int check_owner(uid_t owner, sbx_error_t *err) {
   if (owner == SBX_OWNER_ANY)
-    return plain_fail(err, EINVAL, "store: writing an object needs its owner's uid");
+    return sbx_error_says(err, EINVAL, "store: writing an object needs its owner's uid");
   return 0;
 }
 
@@ -214,7 +199,7 @@ static int prepare_file(const char *path, sbx_error_t *err) {
   struct stat st;
   if (fstat(fd, &st) < 0) return sbx_error_sys(err, "store: stat %s", path);
   if (!S_ISREG(st.st_mode))
-    return plain_fail(err, EINVAL, "store: %s is not a regular file", path);
+    return sbx_error_says(err, EINVAL, "store: %s is not a regular file", path);
   if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
     return sbx_error_sys(err, "store: chmod 0600 %s", path);
   return 0;
@@ -235,7 +220,7 @@ static int set_wal(struct sbx_store *s, sbx_error_t *err) {
              strcmp((const char *)sqlite3_column_text(st, 0) ?: "", "wal") == 0;
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW) return db_fail(s, rc, err, "journal_mode");
-  if (!wal) return plain_fail(err, EIO, "store: the database refused WAL journal mode");
+  if (!wal) return sbx_error_says(err, EIO, "store: the database refused WAL journal mode");
   return 0;
 }
 
@@ -264,7 +249,7 @@ static int migrate(struct sbx_store *s, sbx_error_t *err) {
     goto fail;
   }
   if (version > SBX_STORE_SCHEMA_VERSION || version < 0) {
-    plain_fail(err, EPROTO,
+    sbx_error_says(err, EPROTO,
                "store: the database has schema version %" PRId64 " but this sbxd knows only "
                "up to %d: run a newer sbxd",
                version, SBX_STORE_SCHEMA_VERSION);
@@ -304,7 +289,7 @@ void sbx_store_close(struct sbx_store *s) {
 
 int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
   *out = NULL;
-  if (!path || !*path) return plain_fail(err, EINVAL, "store: no database path given");
+  if (!path || !*path) return sbx_error_says(err, EINVAL, "store: no database path given");
   if (prepare_file(path, err) < 0) return -1;
   struct sbx_store *s = calloc(1, sizeof *s);
   if (!s) return sbx_error_set(err, ENOMEM, "store: open %s", path);
@@ -345,7 +330,7 @@ static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, 
                         const char *name, uid_t owner, json_object *obj, sbx_error_t *err) {
   if (check_key(kind, ns, name, err) < 0 || check_owner(owner, err) < 0) return -1;
   if (!json_object_is_type(obj, json_type_object))
-    return plain_fail(err, EINVAL, "store: only JSON objects can be stored");
+    return sbx_error_says(err, EINVAL, "store: only JSON objects can be stored");
   const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
   if (!text) return sbx_error_set(err, ENOMEM, "store: serialise object");
   struct keytext k;
@@ -359,12 +344,12 @@ static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, 
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (id == ST_INSERT && rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-      ret = plain_fail(err, EEXIST, "%s \"%s/%s\" of uid %u already exists", k.kind, k.ns,
+      ret = sbx_error_says(err, EEXIST, "%s \"%s/%s\" of uid %u already exists", k.kind, k.ns,
                        k.name, (unsigned)owner);
     else if (rc != SQLITE_DONE)
       ret = db_fail(s, rc, err, id == ST_INSERT ? "insert object" : "update object");
     else if (id == ST_UPDATE && sqlite3_changes(s->db) == 0)
-      ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
+      ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
                        (unsigned)owner);
   }
   sqlite3_reset(st);
@@ -389,7 +374,7 @@ static int parse_row(sqlite3_stmt *st, json_object **out, sbx_error_t *err) {
   json_object *o = text ? json_tokener_parse_verbose(text, &jerr) : NULL;
   if (!o || !json_object_is_type(o, json_type_object)) {
     json_object_put(o);
-    return plain_fail(err, EIO, "store: a stored object is not valid JSON (%s)",
+    return sbx_error_says(err, EIO, "store: a stored object is not valid JSON (%s)",
                       json_tokener_error_desc(jerr));
   }
   *out = o;
@@ -417,9 +402,9 @@ int sbx_store_get(struct sbx_store *s, const char *kind, const char *ns, const c
       if (ret == 0 && found_owner) *found_owner = (uid_t)sqlite3_column_int64(st, 1);
     } else if (rc == SQLITE_DONE) {
       if (owner == SBX_OWNER_ANY)
-        ret = plain_fail(err, ENOENT, "%s \"%s/%s\" not found", k.kind, k.ns, k.name);
+        ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" not found", k.kind, k.ns, k.name);
       else
-        ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns,
+        ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns,
                          k.name, (unsigned)owner);
     } else {
       ret = db_fail(s, rc, err, "get object");
@@ -445,7 +430,7 @@ int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, cons
     if (rc != SQLITE_DONE)
       ret = db_fail(s, rc, err, "delete object");
     else if (sqlite3_changes(s->db) == 0)
-      ret = plain_fail(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
+      ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
                        (unsigned)owner);
   }
   sqlite3_reset(st);
@@ -478,7 +463,7 @@ nomem:
 int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t owner,
                    json_object **out, sbx_error_t *err) {
   *out = NULL;
-  if (!kind || !*kind) return plain_fail(err, EINVAL, "store: listing needs a kind");
+  if (!kind || !*kind) return sbx_error_says(err, EINVAL, "store: listing needs a kind");
   _cleanup_json_ json_object *arr = json_object_new_array();
   if (!arr) return sbx_error_set(err, ENOMEM, "store: list");
 
@@ -529,7 +514,7 @@ static int slot_alloc_locked(struct sbx_store *s, const char *holder, uint32_t n
   int64_t free_slot = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)
-    return plain_fail(err, ENOSPC,
+    return sbx_error_says(err, ENOSPC,
                       "store: all %" PRIu32 " host id ranges are in use: delete a sandbox "
                       "or raise the number of ranges",
                       nslots);
@@ -547,7 +532,7 @@ static int slot_alloc_locked(struct sbx_store *s, const char *holder, uint32_t n
 
 int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nslots,
                            uint32_t *slot, sbx_error_t *err) {
-  if (!holder || !*holder) return plain_fail(err, EINVAL, "store: an id slot needs a holder");
+  if (!holder || !*holder) return sbx_error_says(err, EINVAL, "store: an id slot needs a holder");
   lock(s);
   int ret = run_simple(s, ST_BEGIN, err, "begin");
   if (ret == 0) {
@@ -561,7 +546,7 @@ int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nsl
 }
 
 int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_t *err) {
-  if (!holder || !*holder) return plain_fail(err, EINVAL, "store: an id slot needs a holder");
+  if (!holder || !*holder) return sbx_error_says(err, EINVAL, "store: an id slot needs a holder");
   char h[QUOTE_MAX * 4 + 8];
   sbx_escape_for_message(holder, QUOTE_MAX, h, sizeof h);
   lock(s);
@@ -572,7 +557,7 @@ int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_
   if (rc != SQLITE_DONE)
     ret = db_fail(s, rc, err, "release id slot");
   else if (sqlite3_changes(s->db) == 0)
-    ret = plain_fail(err, ENOENT, "store: \"%s\" holds no id slot", h);
+    ret = sbx_error_says(err, ENOENT, "store: \"%s\" holds no id slot", h);
   sqlite3_reset(st);
   unlock(s);
   return ret;

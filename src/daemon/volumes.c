@@ -53,17 +53,6 @@
 
 static pthread_mutex_t pvc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* An error whose message is complete as it stands (no ": strerror" appended), with errnum
- * for the caller to act on: the REST layer and events show these messages verbatim. */
-__attribute__((format(printf, 3, 4))) static int refuse(sbx_error_t *err, int errnum, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-  va_end(ap);
-  err->errnum = errnum;
-  return -1;
-}
-
 /* ---------------------------------------------------------------------------------------
  * pure parts */
 
@@ -76,8 +65,8 @@ int sbx_host_path_rule_parse(const char *arg, struct sbx_host_path_rule *rule, s
   } else if (n > 3 && strcmp(arg + n - 3, ":ro") == 0) {
     n -= 3;
   }
-  if (n == 0 || arg[0] != '/') return refuse(err, EINVAL, "must be an absolute directory, optionally with :rw");
-  if (n >= PATH_MAX) return refuse(err, EINVAL, "path too long");
+  if (n == 0 || arg[0] != '/') return sbx_error_says(err, EINVAL, "must be an absolute directory, optionally with :rw");
+  if (n >= PATH_MAX) return sbx_error_says(err, EINVAL, "path too long");
   rule->dir = strndup(arg, n);
   if (!rule->dir) return sbx_error_set(err, ENOMEM, "out of memory");
   rule->rw = rw;
@@ -301,11 +290,11 @@ static json_object *pvc_new_object(const char *ns, const char *claim, int64_t by
 }
 
 static int pvc_names_ok(const char *ns, const char *claim, sbx_error_t *err) {
-  if (!ns || !sbx_is_dns_label(ns)) return refuse(err, EINVAL, "namespace must be a DNS label");
+  if (!ns || !sbx_is_dns_label(ns)) return sbx_error_says(err, EINVAL, "namespace must be a DNS label");
   if (!claim || !sbx_is_dns_subdomain(claim)) {
     char esc[80];
     sbx_escape_for_message(claim ? claim : "", 63, esc, sizeof esc);
-    return refuse(err, EINVAL, "persistentvolumeclaim name \"%s\" is not a DNS subdomain", esc);
+    return sbx_error_says(err, EINVAL, "persistentvolumeclaim name \"%s\" is not a DNS subdomain", esc);
   }
   return 0;
 }
@@ -317,9 +306,9 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, PVC_KIND, ns, claim, owner, &obj, NULL, err) < 0) {
     if (err->errnum != ENOENT) return -1;
-    if (bytes <= 0) return refuse(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (bytes <= 0) return sbx_error_says(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
     if (access(image, F_OK) == 0)
-      return refuse(err, EEXIST,
+      return sbx_error_says(err, EEXIST,
                            "an image for persistentvolumeclaim \"%s\" exists at %s without its object; "
                            "move it away to create the claim afresh",
                            claim, image);
@@ -333,7 +322,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
     char a[32], b[32];
     sbx_bytes_quantity(have, a, sizeof a);
     sbx_bytes_quantity(bytes, b, sizeof b);
-    return refuse(err, EINVAL,
+    return sbx_error_says(err, EINVAL,
                          "persistentvolumeclaim \"%s\" has %s, the template asks for %s: volumeClaimTemplates are "
                          "immutable; delete the pvc to resize",
                          claim, a, b);
@@ -353,7 +342,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
     json_object_object_add(x, "formatted", json_object_new_boolean(1));
     if (sbx_store_update(d->store, PVC_KIND, ns, claim, owner, obj, err) < 0) return -1;
   } else if (access(image, F_OK) < 0) {
-    return refuse(err, EIO,
+    return sbx_error_says(err, EIO,
                          "the image of persistentvolumeclaim \"%s\" (%s) is missing; delete the pvc to start afresh",
                          claim, image);
   }
@@ -407,13 +396,13 @@ static int pvc_remove_locked(struct sbx_daemon *d, const char *ns, const char *c
   int failed;
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, PVC_KIND, ns, claim, owner, &obj, NULL, err) < 0) {
-    if (err->errnum == ENOENT) refuse(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (err->errnum == ENOENT) sbx_error_says(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
     return -1;
   }
   _cleanup_free_ char *user = pvc_user(d, ns, claim, owner, err, &failed);
   if (failed) return -1;
   if (user)
-    return refuse(err, EBUSY, "persistentvolumeclaim \"%s\" is in use by sandbox %s; delete the sandbox first",
+    return sbx_error_says(err, EBUSY, "persistentvolumeclaim \"%s\" is in use by sandbox %s; delete the sandbox first",
                          claim, user);
   json_object *x = NULL;
   json_object_object_get_ex(obj, SBX_INTERNAL, &x);
@@ -470,13 +459,13 @@ static const char *lower_kind(const char *kind) { return strcmp(kind, "Secret") 
 static int config_get(struct sbx_daemon *d, uid_t owner, const char *ns, const char *kind, const char *name,
                       json_object **obj, sbx_error_t *err) {
   if (strcmp(kind, "Secret") != 0 && strcmp(kind, "ConfigMap") != 0)
-    return refuse(err, EINVAL, "unknown kind %s", kind);
+    return sbx_error_says(err, EINVAL, "unknown kind %s", kind);
   char esc[80];
   sbx_escape_for_message(name ? name : "", 63, esc, sizeof esc);
   if (!name || !sbx_is_dns_subdomain(name) || !ns || !sbx_is_dns_label(ns))
-    return refuse(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
+    return sbx_error_says(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
   if (sbx_store_get(d->store, kind, ns, name, owner, obj, NULL, err) < 0) {
-    if (err->errnum == ENOENT) refuse(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
+    if (err->errnum == ENOENT) sbx_error_says(err, ENOENT, "%s \"%s\" not found", lower_kind(kind), esc);
     return -1;
   }
   return 0;
@@ -499,13 +488,13 @@ static int config_lookup(json_object *obj, const char *kind, const char *key, ch
       return 0;
     }
     *value = (char *)sbx_base64_decode(s, n, len);
-    if (!*value) return refuse(err, EINVAL, "key \"%s\" of the secret is not valid base64", key);
+    if (!*value) return sbx_error_says(err, EINVAL, "key \"%s\" of the secret is not valid base64", key);
     return 0;
   }
   if (!secret && json_object_object_get_ex(json_object_object_get(obj, "binaryData"), key, &v) &&
       json_object_is_type(v, json_type_string)) {
     *value = (char *)sbx_base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), len);
-    if (!*value) return refuse(err, EINVAL, "binaryData key \"%s\" is not valid base64", key);
+    if (!*value) return sbx_error_says(err, EINVAL, "binaryData key \"%s\" is not valid base64", key);
     return 0;
   }
   return 1;
@@ -521,7 +510,7 @@ int sbx_config_value(struct sbx_daemon *d, uid_t owner, const char *ns, const ch
   if (r == 1) {
     char esc[80];
     sbx_escape_for_message(key ? key : "", 63, esc, sizeof esc);
-    return refuse(err, ENOENT, "key \"%s\" not found in %s \"%s\"", esc, lower_kind(kind), name);
+    return sbx_error_says(err, ENOENT, "key \"%s\" not found in %s \"%s\"", esc, lower_kind(kind), name);
   }
   return r;
 }
@@ -622,7 +611,7 @@ static int prep_empty_dir(struct prep *p, const char *name, json_object *src, sb
   int64_t bytes = 0;
   if (limit && sbx_quantity_bytes(limit, &bytes, err) < 0) return sbx_error_prefix(err, "volume %s: sizeLimit", name);
   if (medium[0] && strcmp(medium, "Memory") != 0)
-    return refuse(err, EINVAL, "volume %s: emptyDir medium \"%s\" is not supported (\"\" or Memory)", name, medium);
+    return sbx_error_says(err, EINVAL, "volume %s: emptyDir medium \"%s\" is not supported (\"\" or Memory)", name, medium);
   char path[PATH_MAX], image[PATH_MAX];
   snprintf(path, sizeof path, "%s/volumes/%s", p->state_dir, name);
   snprintf(image, sizeof image, "%s/volume-images/%s.img", p->state_dir, name);
@@ -661,7 +650,7 @@ static int mode_of(json_object *o, const char *key, int dflt, const char *vol, s
   if (!json_object_object_get_ex(o, key, &m)) return dflt;
   int64_t v = json_object_get_int64(m);
   if (!json_object_is_type(m, json_type_int) || v < 0 || v > 0777)
-    return refuse(err, EINVAL, "volume %s: %s must be a file mode from 0 to 0777 (511)", vol, key);
+    return sbx_error_says(err, EINVAL, "volume %s: %s must be a file mode from 0 to 0777 (511)", vol, key);
   return (int)v;
 }
 
@@ -720,7 +709,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
       json_object *it = json_object_array_get_idx(items, i);
       const char *key = sbx_json_str(it, "key"), *rel = sbx_json_str(it, "path");
       if (!key || !rel || !sbx_volume_item_path_ok(rel))
-        return refuse(err, EINVAL, "volume %s: items[%zu]: path must be relative, without \"..\"", vname, i);
+        return sbx_error_says(err, EINVAL, "volume %s: items[%zu]: path must be relative, without \"..\"", vname, i);
       int mode = mode_of(it, "mode", defmode, vname, err);
       if (mode < 0) return -1;
       _cleanup_free_ char *val = NULL;
@@ -729,7 +718,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
       if (r < 0) return sbx_error_prefix(err, "volume %s", vname);
       if (r == 1) {
         if (optional) continue;
-        return refuse(err, ENOENT, "volume %s: key \"%s\" not found in %s \"%s\"", vname, key, lower_kind(kind),
+        return sbx_error_says(err, ENOENT, "volume %s: key \"%s\" not found in %s \"%s\"", vname, key, lower_kind(kind),
                              objname);
       }
       if (write_item(p, wdir, rel, val, len, mode, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
@@ -738,7 +727,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
     _cleanup_json_ json_object *all = NULL;
     if (sbx_config_data(p->d, p->owner, p->ns, kind, objname, &all, err) < 0) return sbx_error_prefix(err, "volume %s", vname);
     json_object_object_foreach(all, k, v) {
-      if (!sbx_config_key_ok(k)) return refuse(err, EINVAL, "volume %s: key \"%s\" cannot be a file name", vname, k);
+      if (!sbx_config_key_ok(k)) return sbx_error_says(err, EINVAL, "volume %s: key \"%s\" cannot be a file name", vname, k);
       if (write_item(p, wdir, k, json_object_get_string(v), (size_t)json_object_get_string_len(v), defmode, err) < 0)
         return sbx_error_prefix(err, "volume %s", vname);
     }
@@ -749,9 +738,9 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
 
 static int prep_host_path(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *path = sbx_json_str(src, "path"), *type = sbx_json_str(src, "type") ?: "";
-  if (!path) return refuse(err, EINVAL, "volume %s: hostPath needs a path", name);
+  if (!path) return sbx_error_says(err, EINVAL, "volume %s: hostPath needs a path", name);
   if (type[0] && strcmp(type, "Directory") != 0)
-    return refuse(err, EINVAL, "volume %s: hostPath type %s is not supported: only an existing Directory", name,
+    return sbx_error_says(err, EINVAL, "volume %s: hostPath type %s is not supported: only an existing Directory", name,
                          type);
   char esc[200];
   sbx_escape_for_message(path, 120, esc, sizeof esc);
@@ -762,9 +751,9 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
     for (size_t i = 0; i < p->d->nhost_paths && o < sizeof allowed - 1; i++)
       o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "", p->d->host_paths[i].dir);
     if (k == -2)
-      return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
+      return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
                            name, esc);
-    return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
+    return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
                          p->d->nhost_paths ? allowed : "no host paths (sbxd --allow-host-path DIR)");
   }
   const struct sbx_host_path_rule *rule = &p->d->host_paths[k];
@@ -778,7 +767,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   _cleanup_fd_ int fd = *rel ? (int)syscall(SYS_openat2, root, rel, &how, sizeof how) : dup(root);
   if (fd < 0) {
     if (errno == EXDEV)
-      return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink leads out of %s", name, esc,
+      return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink leads out of %s", name, esc,
                            rule->dir);
     return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   }
@@ -788,7 +777,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   if (n < 0) return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   canon[n] = '\0';
   if (sbx_host_path_match(rule, 1, canon) != 0)
-    return refuse(err, EINVAL, "volume %s: hostPath %s is not allowed: it leaves %s", name, esc, rule->dir);
+    return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: it leaves %s", name, esc, rule->dir);
   bool ro = !(rule->rw && owner_is_admin(p->d, p->owner, p->gid));
   out_add(p, name, "hostPath", canon, ro, false);
   return 0;
@@ -796,7 +785,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
 
 static int prep_claim(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *claim = sbx_json_str(src, "claimName");
-  if (!claim) return refuse(err, EINVAL, "volume %s: persistentVolumeClaim needs a claimName", name);
+  if (!claim) return sbx_error_says(err, EINVAL, "volume %s: persistentVolumeClaim needs a claimName", name);
   _cleanup_free_ char *dir = NULL;
   if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, 0, NULL, &dir, err) < 0)
     return sbx_error_prefix(err, "volume %s", name);
@@ -811,11 +800,11 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     const char *tname = sbx_json_str(sbx_json_path(t, "metadata"), "name");
     const char *q = sbx_json_str(sbx_json_path(t, "spec.resources.requests"), "storage");
     if (!tname || !sbx_is_dns_label(tname))
-      return refuse(err, EINVAL, "volumeClaimTemplates[%zu]: metadata.name must be a DNS label", i);
-    if (!q) return refuse(err, EINVAL, "volumeClaimTemplates[%zu]: spec.resources.requests.storage is required", i);
+      return sbx_error_says(err, EINVAL, "volumeClaimTemplates[%zu]: metadata.name must be a DNS label", i);
+    if (!q) return sbx_error_says(err, EINVAL, "volumeClaimTemplates[%zu]: spec.resources.requests.storage is required", i);
     int64_t bytes;
     if (sbx_quantity_bytes(q, &bytes, err) < 0) return sbx_error_prefix(err, "volumeClaimTemplates[%zu]", i);
-    if (out_has(p, tname)) return refuse(err, EINVAL, "volumeClaimTemplates: %s appears twice", tname);
+    if (out_has(p, tname)) return sbx_error_says(err, EINVAL, "volumeClaimTemplates: %s appears twice", tname);
     char claim[300];
     snprintf(claim, sizeof claim, "%s-%s", tname, p->name);
     _cleanup_free_ char *dir = NULL;
@@ -828,14 +817,14 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     json_object *v = json_object_array_get_idx(vols, i), *src;
     const char *name = sbx_json_str(v, "name");
     if (!name || !sbx_is_dns_label(name))
-      return refuse(err, EINVAL, "spec.podTemplate.spec.volumes[%zu].name must be a DNS label", i);
+      return sbx_error_says(err, EINVAL, "spec.podTemplate.spec.volumes[%zu].name must be a DNS label", i);
     if (out_has(p, name)) {
       /* a volume named like a claim template: fine only if it is that claim */
       char claim[300];
       snprintf(claim, sizeof claim, "%s-%s", name, p->name);
       const char *c = sbx_json_str(sbx_json_path(v, "persistentVolumeClaim"), "claimName");
       if (c && strcmp(c, claim) == 0) continue;
-      return refuse(err, EINVAL, "volume name %s is used twice (a volumeClaimTemplate has it too)", name);
+      return sbx_error_says(err, EINVAL, "volume name %s is used twice (a volumeClaimTemplate has it too)", name);
     }
     if (json_object_object_get_ex(v, "persistentVolumeClaim", &src)) {
       if (prep_claim(p, name, src, err) < 0) return -1;
@@ -848,7 +837,7 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     } else if (json_object_object_get_ex(v, "hostPath", &src)) {
       if (prep_host_path(p, name, src, err) < 0) return -1;
     } else {
-      return refuse(err, EINVAL,
+      return sbx_error_says(err, EINVAL,
                            "volume %s: not supported (emptyDir, secret, configMap, persistentVolumeClaim, hostPath)",
                            name);
     }
@@ -865,7 +854,7 @@ int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner,
                    .out = json_object_new_array()};
   if (!p.name || !sbx_is_dns_label(p.name) || !sbx_is_dns_label(p.ns)) {
     json_object_put(p.out);
-    return refuse(err, EINVAL, "the sandbox needs a name and namespace that are DNS labels");
+    return sbx_error_says(err, EINVAL, "the sandbox needs a name and namespace that are DNS labels");
   }
   if (prepare(&p, err) < 0) {
     json_object_put(p.out);
@@ -952,7 +941,7 @@ int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t b
       if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) empty = false;
     closedir(dp);
     if (!empty)
-      return refuse(err, EINVAL,
+      return sbx_error_says(err, EINVAL,
                            "an ephemeral-storage limit cannot be added to a sandbox whose writable layers already "
                            "exist; delete and re-create the sandbox");
     if (sbx_capfs_create(image, bytes, 0, 0, err) < 0) return sbx_error_prefix(err, "ephemeral storage");

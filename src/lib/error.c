@@ -28,7 +28,7 @@ int sbx_error_says(sbx_error_t *err, int errnum, const char *fmt, ...) {
   va_start(ap, fmt);
   vset(err, 0, fmt, ap);
   va_end(ap);
-  err->errnum = errnum;
+  if (err) err->errnum = errnum;
   return -1;
 }
 

@@ -33,6 +33,7 @@
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 #include "runtime/caps.h"
+#include "runtime/exec.h"
 #include "runtime/idmap.h"
 #include "runtime/mountfd.h"
 #include "runtime/seccomp.h"
@@ -782,4 +783,8 @@ int sbx_sandbox_destroy(struct sbx_sandbox *sb, sbx_error_t *err) {
   if (sb->sync_fd >= 0) close(sb->sync_fd);
   sb->pidfd = sb->status_fd = sb->pty_master = sb->sync_fd = -1;
   return r;
+}
+
+void sbx_sandbox_end_status(struct sbx_sandbox *sb, int init_wstatus, int *exit_code, int *signal) {
+  if (sbx_sandbox_read_status(sb, exit_code, signal) < 0) sbx_exec_decode_status(init_wstatus, exit_code, signal);
 }

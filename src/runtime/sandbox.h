@@ -124,6 +124,10 @@ void sbx_sandbox_abort(struct sbx_sandbox *sb);
 /* Read the main process's end from the status fd: *exit_code and *signal (0 if none).
  * Returns 0, or -1 if init died without reporting (then the caller uses init's own status). */
 int sbx_sandbox_read_status(struct sbx_sandbox *sb, int *exit_code, int *signal);
+/* How the sandbox's main process ended, once pid 1 is reaped with wait status
+ * init_wstatus: init's report, or, when init was killed before it could report (SIGKILL
+ * from a stop), init's own end (128+N for signal N). */
+void sbx_sandbox_end_status(struct sbx_sandbox *sb, int init_wstatus, int *exit_code, int *signal);
 
 /* Kill everything, remove the cgroup; the mounts vanish with the mount namespace. */
 int sbx_sandbox_destroy(struct sbx_sandbox *sb, sbx_error_t *err);

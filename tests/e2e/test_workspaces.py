@@ -8,6 +8,7 @@ re-adopts or brings back every workspace.
 """
 
 import json
+import subprocess
 import os
 import signal
 import time
@@ -436,5 +437,66 @@ def test_oom_killed_container_is_reported(sbx, users):
         assert term["reason"] == "OOMKilled" and term["exitCode"] == 137, o
         d = sbx("describe", "sandbox", name, user="alice")
         assert "OOMKilled" in d.stdout, explain(d)
+    finally:
+        sbx("delete", "sandbox", name, user="alice", timeout=60)
+
+
+# ---- attacks on the workspace machinery ------------------------------------------------
+
+def test_a_planted_symlink_cannot_lead_a_sub_path_out_of_its_volume(daemon, sbx, users, host_canary):
+    """alice owns her volume's directory on the host, so she can plant symlinks in it (or
+    from inside a sandbox); a subPath through them must stay inside the volume."""
+    alice = users["alice"]
+    name = unique_name("subpath")
+    first = sleeper(marker(), volumeMounts=[{"name": "work", "mountPath": "/work"}])
+    applied(sbx, sandbox(name, [first], claims={"work": "32Mi"}))
+    try:
+        wait_ready(sbx, name)
+        vol = daemon.root / "volumes" / str(alice.uid) / "default" / f"work-{name}"
+        # one planted on the host as alice, one from inside the sandbox
+        r = subprocess.run(["setpriv", f"--reuid={alice.uid}", f"--regid={alice.gid}", "--init-groups", "--",
+                            "ln", "-s", str(host_canary.canary.parent), str(vol / "to-root")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert exec_in(sbx, name, "ln", "-s", "../../../../../../root", "/work/up").returncode == 0
+        mounts = [{"name": "work", "mountPath": "/work"},
+                  {"name": "work", "mountPath": "/a", "subPath": "to-root"},
+                  {"name": "work", "mountPath": "/b", "subPath": "up"}]
+        applied(sbx, sandbox(name, [sleeper(marker(), volumeMounts=mounts)], claims={"work": "32Mi"}))
+        o = wait_condition(sbx, name, lambda o: ready(o).get("status") == "True" or
+                           container_status(o).get("state", {}).get("waiting") or
+                           container_status(o).get("lastState", {}).get("terminated"), timeout=60)
+        if ready(o).get("status") == "True":
+            # resolved inside the volume: whatever it shows, it is not the host's /root
+            r = exec_in(sbx, name, "sh", "-c", "cat /a/* /b/* 2>/dev/null; ls -a /a /b")
+            assert host_canary.secret not in r.stdout, explain(r)
+        else:
+            # or refused: the link's target does not exist inside the volume
+            term = container_status(o).get("lastState", {}).get("terminated") or \
+                container_status(o).get("state", {}).get("terminated", {})
+            assert "subPath" in term.get("message", ""), o
+        # whatever the sandbox did, the host's /root is untouched and was never mounted
+        assert host_canary.canary.read_text().strip() == host_canary.secret
+        assert not [m for m in host_mounts_under("/root")]
+    finally:
+        sbx("delete", "sandbox", name, user="alice", timeout=60)
+        sbx("delete", "pvc", f"work-{name}", user="alice")
+
+
+def test_users_cannot_reach_a_shims_exec_socket(daemon, sbx, users):
+    """exec goes through sbxd, which checks the owner; the shim's own socket is root's."""
+    name = unique_name("execsock")
+    applied(sbx, sandbox(name, [sleeper(marker())]))
+    try:
+        wait_ready(sbx, name)
+        socks = list((daemon.root / "sandboxes").glob("*/exec.sock"))
+        assert socks
+        code = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+                "try:\n s.connect(sys.argv[1]); print('connected')\nexcept OSError as e:\n print('refused', e.errno)\n")
+        for who in ("alice", "bob"):
+            u = users[who]
+            r = subprocess.run(["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--init-groups", "--",
+                                "/usr/bin/python3", "-c", code, str(socks[0])], capture_output=True, text=True)
+            assert r.stdout.startswith("refused"), (who, r.stdout, r.stderr)
     finally:
         sbx("delete", "sandbox", name, user="alice", timeout=60)
