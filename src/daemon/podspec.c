@@ -28,16 +28,13 @@
 #define DEFAULT_PIDS 4096
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* A stored quantity (always a string: lib/convert.c turns `cpu: 2` into "2"; validated on
+ * the way in), in millicores or bytes; 0 when absent. */
 static int64_t quantity_of(json_object *res, const char *which, const char *key, bool cpu) {
   const char *q = sbx_json_str(sbx_json_path(res, which), key);
   int64_t v = 0;
   sbx_error_t err;
-  if (!q) {
-    json_object *n = sbx_json_path(sbx_json_path(res, which), key);
-    if (n && json_object_is_type(n, json_type_int)) return cpu ? json_object_get_int64(n) * 1000 : json_object_get_int64(n);
-    return 0;
-  }
-  if ((cpu ? sbx_quantity_cpu_millis(q, &v, &err) : sbx_quantity_bytes(q, &v, &err)) < 0) return 0;
+  if (!q || (cpu ? sbx_quantity_cpu_millis(q, &v, &err) : sbx_quantity_bytes(q, &v, &err)) < 0) return 0;
   return v;
 }
 
