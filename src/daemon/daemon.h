@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "lib/error.h"
 
 #define SBX_ID_BASE 1073741824u /* host ids from 2^30 up: no account uses them (checked) */

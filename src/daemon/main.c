@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
-#include "daemon/reconcile.h"
-#include "daemon/pool.h"
-#include "daemon/volumes.h"
+#include "daemon/controller/reconcile.h"
+#include "daemon/controller/pool.h"
+#include "daemon/controller/volumes.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
 #include "runtime/seccomp.h"

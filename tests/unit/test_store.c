@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 struct fixture {
   char dir[64];

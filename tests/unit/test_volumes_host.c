@@ -32,7 +32,7 @@
 #include <cmocka.h>
 #include <linux/magic.h>
 
-#include "daemon/volumes.h"
+#include "daemon/controller/volumes.h"
 #include "lib/fsutil.h"
 #include "lib/wire.h"
 #include "runtime/capfs.h"

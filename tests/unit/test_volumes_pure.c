@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/volumes.h"
+#include "daemon/controller/volumes.h"
 
 static void test_rule_parse(void **state) {
   (void)state;

@@ -36,7 +36,7 @@
 #include "lib/cleanup.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
-#include "daemon/shim_pod.h"
+#include "shim/shim_pod.h"
 #include "lib/wire.h"
 #include "runtime/sandbox.h"
 

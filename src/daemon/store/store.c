@@ -17,7 +17,7 @@
  * - Errors that a caller acts on carry an errnum: ENOENT (absent), EEXIST (key taken),
  *   ENOSPC (no free id slot), EINVAL (bad argument); SQLite failures carry EIO (EBUSY,
  *   ENOSPC for a locked or full database) and SQLite's own message. */
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/reconcile.h"
+#include "daemon/controller/reconcile.h"
 #include "lib/timefmt.h"
 #include "lib/wire.h"
 

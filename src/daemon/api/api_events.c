@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/http.h"
-#include "daemon/reconcile.h"
+#include "daemon/api/http.h"
+#include "daemon/controller/reconcile.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
-#include "daemon/pool.h"
+#include "daemon/controller/pool.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/wire.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
-#include "daemon/http.h"
+#include "daemon/api/http.h"
 #include "lib/cleanup.h"
 #include "lib/names.h"
 #include "lib/wire.h"

@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/http.h"
-#include "daemon/volumes.h"
+#include "daemon/api/http.h"
+#include "daemon/controller/volumes.h"
 #include "lib/base64.h"
 #include "lib/cleanup.h"
 #include "lib/convert.h"

@@ -17,7 +17,7 @@
  * template changes or it is resumed. Every read-modify-write of a Sandbox object (here,
  * in the REST handlers, at a shim's end) holds d->objects_lock, so no update is lost.
  * The bookkeeping lives in the object's internal "x-sbx" and survives sbxd restarts. */
-#include "daemon/reconcile.h"
+#include "daemon/controller/reconcile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/podspec.h"
-#include "daemon/volumes.h"
+#include "daemon/controller/podspec.h"
+#include "daemon/controller/volumes.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/timefmt.h"

@@ -26,7 +26,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "daemon/shim_pod.h"
+#include "shim/shim_pod.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 #include "runtime/exec.h"

@@ -1,6 +1,6 @@
 /* http.c: the answers every REST handler shares: JSON bodies, Status errors, the
  * owner-filtered list, and the served form of a stored object (http.h). */
-#include "daemon/http.h"
+#include "daemon/api/http.h"
 
 #include <errno.h>
 #include <microhttpd.h>

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
-#include "daemon/reconcile.h"
-#include "daemon/pool.h"
+#include "daemon/controller/reconcile.h"
+#include "daemon/controller/pool.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"

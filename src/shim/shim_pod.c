@@ -15,7 +15,7 @@
  * waiting with reason CrashLoopBackOff. status.json is rewritten (tmp + rename) after every
  * change. The shim does not need the daemon: it only writes files the daemon reads.
  * It exits 0 after a stop, or when every container has ended for good. */
-#include "daemon/shim_pod.h"
+#include "shim/shim_pod.h"
 
 #include <errno.h>
 #include <fcntl.h>

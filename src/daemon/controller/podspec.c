@@ -7,7 +7,7 @@
  * cgroup limits, and every image and volume opened as a descriptor (fd 7 and up in the
  * shim). A reference that cannot be resolved (a missing secret or key) fails the build
  * with a message that names it; the reconciler shows it as DependenciesNotReady. */
-#include "daemon/podspec.h"
+#include "daemon/controller/podspec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/volumes.h"
+#include "daemon/controller/volumes.h"
 #include "lib/cleanup.h"
 #include "lib/quantity.h"
 #include "lib/wire.h"

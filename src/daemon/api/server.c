@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
-#include "daemon/http.h"
+#include "daemon/api/http.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 

@@ -22,7 +22,7 @@
  *   is the canonical one of what was opened.
  * - Secrets of other users are looked up with the owner's uid only: they answer exactly
  *   like missing ones. */
-#include "daemon/volumes.h"
+#include "daemon/controller/volumes.h"
 
 #include <errno.h>
 #include <fcntl.h>
