@@ -24,6 +24,8 @@
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/controller/controller.h"
+#include "daemon/api/api.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
 #include "runtime/seccomp.h"
@@ -272,6 +274,7 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   pthread_t t;
+  d.on_shim_exit = sbx_run_finished; /* the supervisor raises, the controller handles */
   if (sbx_supervisor_start(&d, &err) < 0 || sbx_server_listen(&d, &err) < 0 || sbx_server_start_http(&d, &err) < 0) {
     fprintf(stderr, "sbxd: %s\n", err.msg);
     return 1;

@@ -225,3 +225,22 @@ json_object *sbx_json_at(json_object *o, const char *key, size_t i) {
   json_object_object_get_ex(o, key, &a);
   return json_object_array_get_idx(a, i);
 }
+
+void sbx_stream_reply_error(int conn, const char *reason, const char *message) {
+  sbx_error_t err;
+  json_object *r = json_object_new_object();
+  json_object_object_add(r, "ok", json_object_new_boolean(0));
+  json_object_object_add(r, "reason", json_object_new_string(reason));
+  json_object_object_add(r, "message", json_object_new_string(message));
+  sbx_wire_send(conn, r, NULL, 0, &err);
+  json_object_put(r);
+}
+
+void sbx_stream_reply_err(int conn, const sbx_error_t *e) {
+  const char *reason = e->errnum == ENOENT ? "NotFound"
+                       : e->errnum == EINVAL ? "Invalid"
+                       : e->errnum == EBUSY  ? "Conflict"
+                       : (e->errnum == EACCES || e->errnum == EPERM) ? "Forbidden"
+                                                                    : "InternalError";
+  sbx_stream_reply_error(conn, reason, e->msg[0] ? e->msg : "failed");
+}

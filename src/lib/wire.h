@@ -61,4 +61,9 @@ size_t sbx_json_len(json_object *o, const char *key);
 /* element i of o's array member `key`, NULL if none */
 json_object *sbx_json_at(json_object *o, const char *key, size_t i);
 
+/* Answer a stream request with its error frame {"ok":false,"reason":…,"message":…}. */
+void sbx_stream_reply_error(int conn, const char *reason, const char *message);
+/* reason from err->errnum: ENOENT NotFound, EINVAL Invalid, EBUSY Conflict, EACCES Forbidden */
+void sbx_stream_reply_err(int conn, const sbx_error_t *err);
+
 #endif

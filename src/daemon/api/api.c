@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/api/http.h"
+#include "daemon/api/api.h"
 #include "lib/cleanup.h"
 #include "lib/names.h"
 #include "lib/wire.h"

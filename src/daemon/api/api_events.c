@@ -12,6 +12,7 @@
 
 #include "daemon/api/http.h"
 #include "daemon/controller/reconcile.h"
+#include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 

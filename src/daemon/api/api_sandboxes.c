@@ -16,6 +16,8 @@
 
 #include "daemon/api/http.h"
 #include "daemon/controller/reconcile.h"
+#include "daemon/controller/controller.h"
+#include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/convert.h"
 #include "lib/names.h"

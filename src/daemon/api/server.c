@@ -24,6 +24,8 @@
 
 #include "daemon/daemon.h"
 #include "daemon/api/http.h"
+#include "daemon/api/api.h"
+#include "daemon/controller/controller.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
@@ -61,25 +63,6 @@ static void pending_release(uid_t uid) {
   for (struct pending_uid *p = pending_list; p; p = p->next)
     if (p->uid == uid) p->n--;
   pthread_mutex_unlock(&pending_lock);
-}
-
-int sbx_caller_from_socket(struct sbx_daemon *d, int fd, struct sbx_caller *c, sbx_error_t *err) {
-  struct ucred cr;
-  socklen_t len = sizeof cr;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) return sbx_error_sys(err, "SO_PEERCRED");
-  c->uid = cr.uid;
-  c->gid = cr.gid;
-  c->pid = cr.pid;
-  c->admin = cr.uid == 0;
-  if (!c->admin && d->admin_gid != (gid_t)-1) {
-    gid_t groups[256];
-    socklen_t glen = sizeof groups;
-    if (cr.gid == d->admin_gid) c->admin = true;
-    else if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
-      for (size_t i = 0; i < glen / sizeof(gid_t); i++)
-        if (groups[i] == d->admin_gid) c->admin = true;
-  }
-  return 0;
 }
 
 int sbx_server_listen(struct sbx_daemon *d, sbx_error_t *err) {

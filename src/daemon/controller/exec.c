@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/controller/controller.h"
+#include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 

@@ -25,6 +25,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/controller/pool.h"
+#include "daemon/controller/controller.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/wire.h"

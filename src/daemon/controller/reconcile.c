@@ -31,6 +31,8 @@
 
 #include "daemon/controller/podspec.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/controller/controller.h"
+#include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/timefmt.h"
@@ -49,14 +51,6 @@ void sbx_reconcile_kick(void) {
   kicked = true;
   pthread_cond_signal(&kick_cond);
   pthread_mutex_unlock(&kick_lock);
-}
-
-json_object *sbx_internal(json_object *obj) {
-  json_object *x;
-  if (json_object_object_get_ex(obj, SBX_INTERNAL, &x)) return x;
-  x = json_object_new_object();
-  json_object_object_add(obj, SBX_INTERNAL, x);
-  return x;
 }
 
 void sbx_pod_event(json_object *obj, const char *type, const char *reason, const char *message) {

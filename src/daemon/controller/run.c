@@ -26,6 +26,8 @@
 #include "daemon/daemon.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
+#include "daemon/controller/controller.h"
+#include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"

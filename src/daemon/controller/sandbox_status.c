@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/controller/reconcile.h"
+#include "daemon/store/objects.h"
 #include "lib/timefmt.h"
 #include "lib/wire.h"
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/controller/controller.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
@@ -168,7 +169,7 @@ static void *loop(void *arg) {
       /* reap it if it is ours; a re-adopted shim is not, and that is fine */
       waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG);
       epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, w->pidfd, NULL);
-      sbx_run_finished(d, w->ns, w->name, w->owner);
+      if (d->on_shim_exit) d->on_shim_exit(d, w->ns, w->name, w->owner);
       pthread_mutex_lock(&d->lock);
       for (struct sbx_watch **pp = &d->watches; *pp; pp = &(*pp)->next)
         if (*pp == w) {

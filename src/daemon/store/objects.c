@@ -1,5 +1,5 @@
-/* objects.c: finding a caller's sandbox and what its shim reports, for the stream
- * operations (exec, logs, port-forward) and the REST handlers.
+/* objects.c (the store room): finding a caller's sandbox, its internal bookkeeping and
+ * what its shim reports, for the controller's stream operations and the REST handlers.
  *
  * A sandbox's runtime facts live in two places: the stored object's internal "x-sbx"
  * (id, state dir) and the shim's <state>/status.json (pids, container states), which the
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/store/objects.h"
 #include "lib/wire.h"
 
 int sbx_sandbox_find(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, json_object **obj,
@@ -40,21 +40,10 @@ json_object *sbx_sandbox_runtime_status(json_object *obj) {
   return st;
 }
 
-void sbx_stream_reply_error(int conn, const char *reason, const char *message) {
-  sbx_error_t err;
-  json_object *r = json_object_new_object();
-  json_object_object_add(r, "ok", json_object_new_boolean(0));
-  json_object_object_add(r, "reason", json_object_new_string(reason));
-  json_object_object_add(r, "message", json_object_new_string(message));
-  sbx_wire_send(conn, r, NULL, 0, &err);
-  json_object_put(r);
-}
-
-void sbx_stream_reply_err(int conn, const sbx_error_t *e) {
-  const char *reason = e->errnum == ENOENT ? "NotFound"
-                       : e->errnum == EINVAL ? "Invalid"
-                       : e->errnum == EBUSY  ? "Conflict"
-                       : (e->errnum == EACCES || e->errnum == EPERM) ? "Forbidden"
-                                                                    : "InternalError";
-  sbx_stream_reply_error(conn, reason, e->msg[0] ? e->msg : "failed");
+json_object *sbx_internal(json_object *obj) {
+  json_object *x;
+  if (json_object_object_get_ex(obj, SBX_INTERNAL, &x)) return x;
+  x = json_object_new_object();
+  json_object_object_add(obj, SBX_INTERNAL, x);
+  return x;
 }
