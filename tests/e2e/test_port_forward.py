@@ -160,17 +160,17 @@ def as_user(daemon, user, *args, timeout=180):
 
 
 class Workspace:
-    """A named sandbox of alice's running ECHO, and alice's forward to it."""
+    """A named sandbox of `user`'s running `program` (ECHO), and that user's forward to it."""
 
-    def __init__(self, daemon, sbx, sbx_popen, user):
-        self.daemon, self.sbx, self.popen, self.user = daemon, sbx, sbx_popen, user
+    def __init__(self, daemon, sbx, sbx_popen, user, program=ECHO):
+        self.daemon, self.sbx, self.popen, self.user, self.program = daemon, sbx, sbx_popen, user, program
         self.name = unique_name("pf")
         self.run = None
         self.fwd = None
         self.port = None
 
     def start_sandbox(self):
-        self.run = self.popen("run", "--name", self.name, "--", PY, "-c", ECHO, user=self.user)
+        self.run = self.popen("run", "--name", self.name, "--", PY, "-c", self.program, user=self.user)
         read_until(self.run, "listening")
 
     def delete_sandbox(self):
