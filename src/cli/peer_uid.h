@@ -21,7 +21,9 @@
  * tuple (a new one's SYN meets our socket, which resets it or is reset): the owned peer seen
  * is the one that sent the bytes queued on it. Without this, a client could send, close, and
  * have its port reused by another user's new connection (TIME_WAIT reuse on loopback) before
- * the lookup, which would then name the wrong owner. */
+ * the lookup, which would then name the wrong owner. A peer that closes after the check was
+ * the owner: the bytes queued are its own, and what is sent back can reach only its socket
+ * (or nobody), since no other socket can take over that connection's sequence numbers. */
 #ifndef SBX_CLI_PEER_UID_H
 #define SBX_CLI_PEER_UID_H
 
