@@ -26,13 +26,25 @@ from sbxlib import PY, explain, finish, read_until, unique_name, wait_until
 
 REMOTE = 7000
 
-ECHO = r'''
+
+def tcp_server(serve):
+    """A program for a sandbox: listens on 127.0.0.1:7000, prints "listening", and runs
+    `serve(c)` (Python source defining it) for each connection in its own thread."""
+    return r'''
 import socket, threading
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 7000))
 s.listen(256)
 print("listening", flush=True)
+''' + serve + r'''
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'''
+
+
+ECHO = tcp_server(r'''
 def serve(c):
     try:
         while True:
@@ -43,10 +55,8 @@ def serve(c):
         c.sendall(b"\nBYE")
     finally:
         c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'''
+''')
+
 
 # A client run as some user: talks to 127.0.0.1:PORT as MODE says, prints one JSON line.
 CLIENT = r'''

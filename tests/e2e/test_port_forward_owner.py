@@ -30,15 +30,9 @@ import subprocess
 import pytest
 
 from sbxlib import PY, explain, finish, read_until, wait_until
-from test_port_forward import REMOTE, Workspace
+from test_port_forward import REMOTE, Workspace, tcp_server
 
-RECORDER = r'''
-import socket, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 7000))
-s.listen(256)
-print("listening", flush=True)
+RECORDER = tcp_server(r'''
 def serve(c):
     data = b""
     try:
@@ -53,10 +47,7 @@ def serve(c):
     finally:
         print("received", repr(data), flush=True)
         c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'''
+''')
 
 # bob's side: MODE against [HOST]:PORT with MARKER; prints one JSON line.
 BOB = r'''
@@ -136,16 +127,16 @@ def is_minisock(entry):
     return entry if entry and entry[0] in (5, 6) and entry[2] == 0 else None
 
 
+def exchange(s, payload):
+    """Sends payload on the connected socket s, shuts its write half, returns all that comes back."""
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    return b"".join(iter(lambda: s.recv(1 << 16), b""))
+
+
 def round_trip(host, port, payload):
     with socket.create_connection((host, port), timeout=60) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = s.recv(1 << 16)
-            if not d:
-                return got
-            got += d
+        return exchange(s, payload)
 
 
 class RootForward:
@@ -239,12 +230,7 @@ def test_a_reused_port_does_not_lend_roots_uid_to_bob(daemon, root_fwd, users, h
     finally:
         os.kill(fwd.pid, signal.SIGCONT)
     with mine:
-        mine.sendall(b"root on a reused port")
-        mine.shutdown(socket.SHUT_WR)
-        got = b""
-        while (d := mine.recv(1 << 16)):
-            got += d
-    assert got == b"ok:root on a reused port"
+        assert exchange(mine, b"root on a reused port") == b"ok:root on a reused port"
     root_fwd.served += 1
     out, err, received = root_fwd.finish()
     assert mark not in received, f"bob's bytes reached root's sandbox:\n{received}\nforward's stderr:\n{err}"
