@@ -161,3 +161,6 @@ def test_bad_sources_are_refused_clearly(sbx, users):
         assert r.returncode != 0 and needle in r.stderr.lower(), explain(r)
         assert "bob-only" not in r.stdout + r.stderr
         assert not_found(sbx("get", "secret", name, user="alice")), f"{args} created it anyway"
+    # only generic secrets: no docker-registry (image pulls are not this command's)
+    r = sbx("create", "secret", "docker-registry", name, "--from-stdin=x", user="alice", input="y")
+    assert r.returncode != 0 and "sbx creates generic secrets" in r.stderr, explain(r)
