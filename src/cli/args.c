@@ -164,6 +164,31 @@ int sbx_parse_from_file(const char *s, char *keybuf, size_t keysize, const char 
   return 0;
 }
 
+int sbx_parse_from_stdin(const char *s, sbx_error_t *err) {
+  if (!*s) return sbx_error_set(err, 0, "--from-stdin needs a key: --from-stdin=KEY");
+  return sbx_is_config_key(s) ? 0 : bad_key(s, err);
+}
+
+int sbx_parse_env_line(const char *line, char *keybuf, size_t keysize, const char **value, sbx_error_t *err) {
+  while (isspace((unsigned char)*line)) line++;
+  *keybuf = '\0';
+  *value = NULL;
+  if (!*line || *line == '#') return 0;
+  const char *eq = strchr(line, '=');
+  size_t n = eq ? (size_t)(eq - line) : strlen(line);
+  if (n >= keysize) return bad_key(line, err);
+  memcpy(keybuf, line, n);
+  keybuf[n] = '\0';
+  if (!sbx_is_config_key(keybuf) || isdigit((unsigned char)*keybuf)) {
+    int r = sbx_error_set(err, 0, "\"%.64s\" is not a valid key name: letters, digits, '-', '_' and '.', not "
+                                  "starting with a digit; a line is KEY=VALUE, or # a comment", keybuf);
+    *keybuf = '\0';
+    return r;
+  }
+  if (eq) *value = eq + 1;
+  return 0;
+}
+
 int sbx_parse_pod_arg(const char *arg, const char **name, sbx_error_t *err) {
   const char *slash = strchr(arg, '/');
   if (!slash) {

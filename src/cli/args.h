@@ -5,9 +5,9 @@
  *                  a bare number is seconds; negative means "a week", as kubectl wait
  *   wait --for     condition=NAME[=VALUE] (VALUE default "True") | delete
  *   scale          --replicas=N, which for a sandbox is 0 or 1
- *   create         --from-literal=KEY=VALUE, --from-file=[KEY=]PATH; keys as Kubernetes
- *                  allows them in Secrets and ConfigMaps ([-._a-zA-Z0-9]+, at most 253,
- *                  not "." or "..")
+ *   create         --from-literal=KEY=VALUE, --from-file=[KEY=]PATH, --from-stdin=KEY, the
+ *                  lines of an --from-env-file; keys as Kubernetes allows them in Secrets
+ *                  and ConfigMaps ([-._a-zA-Z0-9]+, at most 253, not "." or "..")
  *   logs, exec     the object: NAME, or pod/NAME, sandbox/NAME... (any name of the Sandbox
  *                  kind, and kubectl's pod forms, since a sandbox is one pod)
  *   logs --tail    where the last N lines of a file start */
@@ -44,6 +44,16 @@ int sbx_parse_from_literal(const char *s, char *keybuf, size_t keysize, const ch
  * directory path with no key is the caller's to expand. */
 int sbx_parse_from_file(const char *s, char *keybuf, size_t keysize, const char **path,
                         bool *key_given, sbx_error_t *err);
+
+/* --from-stdin=KEY: a valid key. Returns 0 or -1. */
+int sbx_parse_from_stdin(const char *s, sbx_error_t *err);
+
+/* One line of an --from-env-file, kubectl's format, without its line end: leading white
+ * space is dropped; a blank line, or one whose first other character is '#', is no entry
+ * (0, *keybuf empty); KEY=VALUE gives the key and *value (the rest of the line, as it is);
+ * a bare KEY names an environment variable of the caller's (*value NULL). KEY is a data key
+ * that does not start with a digit, as kubectl wants. Returns 0 or -1. */
+int sbx_parse_env_line(const char *line, char *keybuf, size_t keysize, const char **value, sbx_error_t *err);
 
 /* The sandbox a logs/exec argument names (NAME, pod/NAME, sandbox/NAME, ...). */
 int sbx_parse_pod_arg(const char *arg, const char **name, sbx_error_t *err);

@@ -4,14 +4,20 @@
  *   --from-literal=KEY=VALUE     a key with that value
  *   --from-file=[KEY=]PATH       a key with the file's contents (KEY: the file's name); a
  *                                directory gives one key per regular file in it
+ *   --from-env-file=PATH         a key per KEY=VALUE line of the file (kubectl's format)
+ *   --from-stdin=KEY             a key with a value read from standard input (typed without
+ *                                echo on a terminal; stdin_value.h)
  *   --type=TYPE                  (secret) the Secret's type, Opaque by default
  *   -n NS                        namespace
  *
- * Files are read by sbx with the user's own rights, never by the daemon; only regular files
- * are read, and the whole object is bounded as Kubernetes bounds it (1 MiB of data), so a
- * mistaken --from-file=/dev/zero or a huge file is refused before anything is sent. A
- * Secret's values are sent base64-encoded in `data`; a ConfigMap's in `data` when they are
- * UTF-8 text, else in `binaryData`, as kubectl does. A key given twice is an error. */
+ * A command line is readable by every local user while the command runs (/proc/PID/cmdline,
+ * ps) and stays in the shell's history, so a secret's value given with --from-literal is
+ * warned about on stderr, with the forms that keep it off the command line. Files are read
+ * by sbx with the user's own rights, never by the daemon; only regular files are read, and
+ * the whole object is bounded as Kubernetes bounds it (1 MiB of data), so a mistaken
+ * --from-file=/dev/zero or a huge file is refused before anything is sent. A Secret's values
+ * are sent base64-encoded in `data`; a ConfigMap's in `data` when they are UTF-8 text, else
+ * in `binaryData`, as kubectl does. A key given twice is an error. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +32,20 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/kinds.h"
+#include "cli/stdin_value.h"
 #include "lib/base64.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
 
 #define MAX_DATA (1u << 20)
 
-enum { OPT_LITERAL = 0x100, OPT_FILE, OPT_TYPE };
+enum { OPT_LITERAL = 0x100, OPT_FILE, OPT_ENV_FILE, OPT_STDIN, OPT_TYPE };
 
 static const struct option long_opts[] = {
     {"from-literal", required_argument, NULL, OPT_LITERAL},
     {"from-file", required_argument, NULL, OPT_FILE},
+    {"from-env-file", required_argument, NULL, OPT_ENV_FILE},
+    {"from-stdin", required_argument, NULL, OPT_STDIN},
     {"type", required_argument, NULL, OPT_TYPE},
     {"namespace", required_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
@@ -83,10 +92,19 @@ static int add_value(builder_t *b, const char *key, const void *val, size_t len,
   return 0;
 }
 
-/* Read a regular file with our own rights, at most what is left of the bound. */
-static int add_file(builder_t *b, const char *key, const char *path, sbx_error_t *err) {
+/* The error for a path that open() or stat() refused (errno). */
+static int cannot_read(const char *path, sbx_error_t *err) {
+  if (errno == EACCES)
+    return sbx_error_says(err, EACCES, "cannot read %s: permission denied (sbx reads files with the rights of the "
+                                       "user who runs it)", path);
+  return sbx_error_sys(err, "cannot read %s", path);
+}
+
+/* A regular file's bytes, read with our own rights, at most what a whole object may hold;
+ * *buf is malloc'd. */
+static int read_regular_file(const builder_t *b, const char *path, char **buf, size_t *len, sbx_error_t *err) {
   _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return sbx_error_sys(err, "%s", path);
+  if (fd < 0) return cannot_read(path, err);
   struct stat st;
   if (fstat(fd, &st) < 0) return sbx_error_sys(err, "%s", path);
   if (!S_ISREG(st.st_mode))
@@ -95,19 +113,86 @@ static int add_file(builder_t *b, const char *key, const char *path, sbx_error_t
     return sbx_error_set(err, 0, "%s is %llu KiB; a %s holds at most %u MiB", path,
                          ((unsigned long long)st.st_size + 1023) / 1024,
                          b->secret ? "secret" : "configmap", MAX_DATA >> 20);
-  _cleanup_free_ char *buf = malloc(MAX_DATA + 1);
-  if (!buf) return sbx_error_set(err, ENOMEM, "%s", path);
-  size_t len = 0;
+  _cleanup_free_ char *data = malloc(MAX_DATA + 1);
+  if (!data) return sbx_error_set(err, ENOMEM, "%s", path);
+  size_t n = 0;
   for (;;) {
-    ssize_t r = read(fd, buf + len, MAX_DATA + 1 - len);
+    ssize_t r = read(fd, data + n, MAX_DATA + 1 - n);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return sbx_error_sys(err, "reading %s", path);
     if (r == 0) break;
-    len += (size_t)r;
-    if (len > MAX_DATA)
+    n += (size_t)r;
+    if (n > MAX_DATA)
       return sbx_error_set(err, 0, "%s is larger than %u MiB", path, MAX_DATA >> 20);
   }
+  *len = n;
+  *buf = data;
+  data = NULL;
+  return 0;
+}
+
+static int add_file(builder_t *b, const char *key, const char *path, sbx_error_t *err) {
+  _cleanup_free_ char *buf = NULL;
+  size_t len;
+  if (read_regular_file(b, path, &buf, &len, err) < 0) return -1;
   return add_value(b, key, buf, len, err);
+}
+
+/* One line of an env file (its line end cut off, NUL-terminated in place). */
+static int add_env_line(builder_t *b, char *line, size_t len, sbx_error_t *err) {
+  if (memchr(line, '\0', len)) return sbx_error_set(err, 0, "the line holds a NUL byte");
+  if (len > 0 && line[len - 1] == '\r') line[len - 1] = '\0';
+  char key[256];
+  const char *value;
+  if (sbx_parse_env_line(line, key, sizeof key, &value, err) < 0) return -1;
+  if (!*key) return 0; /* blank, or a comment */
+  if (!value && !(value = getenv(key)))
+    return sbx_error_set(err, 0, "%s has no '=' and names no variable of your environment (KEY=VALUE gives a "
+                                 "value)", key);
+  return add_value(b, key, value, strlen(value), err);
+}
+
+/* --from-env-file=PATH: kubectl's format (sbx_parse_env_line), a UTF-8 byte order mark
+ * allowed at its start. An error names the line. */
+static int add_env_file(builder_t *b, const char *path, sbx_error_t *err) {
+  _cleanup_free_ char *buf = NULL;
+  size_t len;
+  if (read_regular_file(b, path, &buf, &len, err) < 0) return -1;
+  char *p = buf, *end = buf + len;
+  if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+  for (unsigned lineno = 1; p < end; lineno++) {
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    char *stop = nl ? nl : end;
+    *stop = '\0'; /* the buffer has room for one more byte past the data */
+    if (add_env_line(b, p, (size_t)(stop - p), err) < 0) return sbx_error_prefix(err, "%s, line %u", path, lineno);
+    p = stop + 1;
+  }
+  return 0;
+}
+
+/* --from-stdin=KEY. */
+static int add_stdin(builder_t *b, const char *key, sbx_error_t *err) {
+  if (sbx_parse_from_stdin(key, err) < 0) return -1;
+  _cleanup_free_ char *val = NULL;
+  size_t len;
+  if (sbx_read_stdin_value(key, MAX_DATA, &val, &len, err) < 0) return -1;
+  int r = add_value(b, key, val, len, err);
+  explicit_bzero(val, len);
+  return r;
+}
+
+/* --from-literal=KEY=VALUE; a secret's value on the command line is warned about. */
+static int add_literal(builder_t *b, const char *arg, sbx_error_t *err) {
+  char key[256];
+  const char *value;
+  if (sbx_parse_from_literal(arg, key, sizeof key, &value, err) < 0) return -1;
+  if (b->secret)
+    fprintf(stderr,
+            "warning: --from-literal puts the value of %s on the command line, where every user of this machine "
+            "can read it while sbx runs (ps, /proc/PID/cmdline) and your shell history keeps it; use "
+            "--from-stdin=%s, --from-file=%s=PATH or --from-env-file=PATH instead\n",
+            key, key, key);
+  return add_value(b, key, value, strlen(value), err);
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -153,7 +238,7 @@ static int add_file_arg(builder_t *b, const char *arg, sbx_error_t *err) {
   bool key_given;
   if (sbx_parse_from_file(arg, key, sizeof key, &path, &key_given, err) < 0) return -1;
   struct stat st;
-  if (stat(path, &st) < 0) return sbx_error_sys(err, "%s", path);
+  if (stat(path, &st) < 0) return cannot_read(path, err);
   if (S_ISDIR(st.st_mode)) {
     if (key_given) return sbx_error_set(err, 0, "cannot give a key name for a directory path");
     return add_dir(b, path, err);
@@ -169,14 +254,23 @@ int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self) {
   _cleanup_free_ int *source_kind = calloc((size_t)argc + 1, sizeof *source_kind);
   if (!pos || !sources || !source_kind) return SBX_EXIT_FAILURE;
   size_t npos = 0, nsources = 0;
+  bool stdin_used = false;
   optind = 0;
   opterr = 0;
   int opt;
   while ((opt = getopt_long(argc, argv, "-:n:h", long_opts, NULL)) != -1) {
     switch (opt) {
     case 1: pos[npos++] = optarg; break;
+    case OPT_STDIN:
+      if (stdin_used) {
+        sbx_cmd_usage_error(self, "--from-stdin can be given once: standard input holds one value");
+        return SBX_EXIT_FAILURE;
+      }
+      stdin_used = true;
+      /* fall through */
     case OPT_LITERAL:
     case OPT_FILE:
+    case OPT_ENV_FILE:
       source_kind[nsources] = opt;
       sources[nsources++] = optarg;
       break;
@@ -193,7 +287,7 @@ int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self) {
   if (strcmp(what, "secret") == 0) {
     if (npos < 2 || strcmp(pos[1], "generic") != 0) {
       sbx_cmd_usage_error(self, "sbx creates generic secrets: sbx create secret generic NAME "
-                                "--from-literal=KEY=VALUE");
+                                "--from-stdin=KEY (or --from-file, --from-env-file)");
       return SBX_EXIT_FAILURE;
     }
     secret = true;
@@ -227,15 +321,10 @@ int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self) {
                  .binary = json_object_new_object()};
   _cleanup_json_ json_object *data_owner = b.data, *binary_owner = b.binary;
   for (size_t i = 0; i < nsources; i++) {
-    int r;
-    if (source_kind[i] == OPT_LITERAL) {
-      char key[256];
-      const char *value;
-      r = sbx_parse_from_literal(sources[i], key, sizeof key, &value, &err);
-      if (r == 0) r = add_value(&b, key, value, strlen(value), &err);
-    } else {
-      r = add_file_arg(&b, sources[i], &err);
-    }
+    int r = source_kind[i] == OPT_LITERAL    ? add_literal(&b, sources[i], &err)
+            : source_kind[i] == OPT_FILE     ? add_file_arg(&b, sources[i], &err)
+            : source_kind[i] == OPT_ENV_FILE ? add_env_file(&b, sources[i], &err)
+                                             : add_stdin(&b, sources[i], &err);
     if (r < 0) {
       fprintf(stderr, "error: %s\n", err.msg);
       return SBX_EXIT_FAILURE;

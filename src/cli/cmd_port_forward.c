@@ -7,8 +7,12 @@
  *
  * Owner check: only the user who runs the forward may use it. The peer of a loopback TCP
  * connection is a socket of this kernel, whose creator's uid the kernel tells (peer_uid.c).
- * Anyone else's connection is closed at once, before any byte is read or sent, with a
- * warning on stderr. (root's forward serves root only, for the same reason.)
+ * Anyone else's connection is closed at once, before any byte is read or sent and before
+ * sbxd is asked for anything, with a warning on stderr. (root's forward serves root only,
+ * for the same reason.) A peer whose owner cannot be known for sure is refused the same
+ * way: one that closed already (its socket is then a TIME_WAIT minisock the kernel reports
+ * as uid 0, which root's forward would otherwise take for root), one whose socket no
+ * process holds, one whose connection was reset meanwhile (peer_uid.h says why each).
  *
  * sbxd answers each request with a TCP socket already connected to 127.0.0.1:REMOTE inside
  * the sandbox's network namespace, so the data never passes through the daemon: this
@@ -269,10 +273,10 @@ static void daemon_answered(struct fwd *f, struct conn *c) {
 
 /* --- accepting ------------------------------------------------------------------------- */
 
-static void accept_one(struct fwd *f, struct listener *l, int fd) {
+static void accept_one(struct fwd *f, struct listener *l, int fd, const struct sockaddr_storage *peer) {
   sbx_error_t err = {0};
   uid_t uid;
-  if (sbx_tcp_peer_uid(fd, &uid, &err) < 0) {
+  if (sbx_tcp_peer_uid(fd, peer, &uid, &err) < 0) {
     fprintf(stderr, "sbx port-forward: refused a connection to port %d from an unknown owner (%s): only uid %u may use "
                     "this forward\n", l->port->local, err.msg, (unsigned)f->me);
     close(fd);
@@ -323,9 +327,13 @@ static void accept_one(struct fwd *f, struct listener *l, int fd) {
 
 static void accept_all(struct fwd *f, struct listener *l) {
   for (;;) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+    /* the peer's address as accepted: the kernel gives it even for a connection reset
+     * since, which getpeername() would not, and the owner check must judge that case */
+    struct sockaddr_storage peer;
+    socklen_t pl = sizeof peer;
+    int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
     if (fd >= 0) {
-      accept_one(f, l, fd);
+      accept_one(f, l, fd, &peer);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

@@ -2,8 +2,8 @@
  *
  * inet_diag's exact lookup (no NLM_F_DUMP) takes the socket's own view of the 4-tuple:
  * source = the peer's address and port, destination = ours. The kernel may fall back to a
- * listening socket on that port, so the answer's 4-tuple is checked again before its uid is
- * believed. */
+ * listening socket on that port, so every answer's 4-tuple is checked again, and only an
+ * answer from a socket that has an owner is believed (sbx_tcp_entry_owner). */
 #include "cli/peer_uid.h"
 
 #include <errno.h>
@@ -35,7 +35,21 @@ static size_t addr_of(const struct sockaddr_storage *ss, const void **bytes, uin
   return 16;
 }
 
-static int diag_lookup(const struct sockaddr_storage *mine, const struct sockaddr_storage *peer, uid_t *uid,
+/* Whether an inet_diag address of a socket of `family` is `want` (alen bytes). An IPv6
+ * socket connected to an IPv4 address (a dual-stack client of our IPv4 listener) reports it
+ * v4-mapped, ::ffff:a.b.c.d. */
+static bool diag_addr_is(const uint32_t diag[4], uint8_t family, const void *want, size_t alen) {
+  if (alen == 4 && family == AF_INET6) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(diag, mapped, sizeof mapped) == 0 && memcmp(&diag[3], want, 4) == 0;
+  }
+  return memcmp(diag, want, alen) == 0;
+}
+
+/* Ask inet_diag for the socket whose local end is `local` and remote end `remote`. Returns
+ * how many answers have exactly that 4-tuple (the last in *e), or -1 (err) when netlink
+ * failed or the kernel said no such socket. */
+static int diag_lookup(const struct sockaddr_storage *local, const struct sockaddr_storage *remote, sbx_tcp_entry_t *e,
                        sbx_error_t *err) {
   _cleanup_fd_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (nl < 0) return sbx_error_sys(err, "netlink sock_diag");
@@ -50,17 +64,17 @@ static int diag_lookup(const struct sockaddr_storage *mine, const struct sockadd
   req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   req.nlh.nlmsg_flags = NLM_F_REQUEST;
   req.nlh.nlmsg_seq = 1;
-  req.r.sdiag_family = (uint8_t)mine->ss_family;
+  req.r.sdiag_family = (uint8_t)local->ss_family;
   req.r.sdiag_protocol = IPPROTO_TCP;
   req.r.idiag_states = ~0u;
-  const void *pa, *ma;
-  uint16_t pport, mport;
-  size_t alen = addr_of(peer, &pa, &pport);
-  addr_of(mine, &ma, &mport);
-  req.r.id.idiag_sport = htons(pport);
-  req.r.id.idiag_dport = htons(mport);
-  memcpy(req.r.id.idiag_src, pa, alen);
-  memcpy(req.r.id.idiag_dst, ma, alen);
+  const void *la, *ra;
+  uint16_t lport, rport;
+  size_t alen = addr_of(local, &la, &lport);
+  addr_of(remote, &ra, &rport);
+  req.r.id.idiag_sport = htons(lport);
+  req.r.id.idiag_dport = htons(rport);
+  memcpy(req.r.id.idiag_src, la, alen);
+  memcpy(req.r.id.idiag_dst, ra, alen);
   req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   if (sendto(nl, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
@@ -71,22 +85,24 @@ static int diag_lookup(const struct sockaddr_storage *mine, const struct sockadd
   } resp;
   ssize_t n = recv(nl, resp.buf, sizeof resp.buf, 0);
   if (n < 0) return sbx_error_sys(err, "netlink sock_diag answer");
+  int matches = 0;
   for (struct nlmsghdr *h = &resp.h; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
-      struct nlmsgerr *e = NLMSG_DATA(h);
-      if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e)) break;
-      if (e->error == -ENOENT) return sbx_error_set(err, ENOENT, "the peer is not a socket of this machine");
-      return sbx_error_set(err, -e->error, "netlink sock_diag");
+      struct nlmsgerr *ne = NLMSG_DATA(h);
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof *ne)) break;
+      if (ne->error == -ENOENT) return sbx_error_says(err, ENOENT, "the peer is not a socket of this machine");
+      return sbx_error_set(err, -ne->error, "netlink sock_diag");
     }
     if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
     const struct inet_diag_msg *m = NLMSG_DATA(h);
     if (m->id.idiag_sport != req.r.id.idiag_sport || m->id.idiag_dport != req.r.id.idiag_dport ||
-        memcmp(m->id.idiag_src, pa, alen) != 0 || memcmp(m->id.idiag_dst, ma, alen) != 0)
+        !diag_addr_is(m->id.idiag_src, m->idiag_family, la, alen) ||
+        !diag_addr_is(m->id.idiag_dst, m->idiag_family, ra, alen))
       continue; /* not the peer itself (a listener the kernel fell back to) */
-    *uid = m->idiag_uid;
-    return 0;
+    *e = (sbx_tcp_entry_t){.state = m->idiag_state, .inode = m->idiag_inode, .uid = m->idiag_uid};
+    matches++;
   }
-  return sbx_error_set(err, ENOENT, "the peer is not a socket of this machine");
+  return matches;
 }
 
 /* One hex address of /proc/net/tcp (each 32-bit word printed in host order) into bytes. */
@@ -104,40 +120,72 @@ static bool hex_addr(const char *hex, size_t len, unsigned char *out) {
   return true;
 }
 
-int sbx_proc_net_tcp_find(FILE *f, const struct sockaddr_storage *local, const struct sockaddr_storage *remote,
-                          uid_t *uid, sbx_error_t *err) {
+size_t sbx_proc_net_tcp_find(FILE *f, const struct sockaddr_storage *local, const struct sockaddr_storage *remote,
+                             sbx_tcp_entry_t *e) {
   const void *la, *ra;
   uint16_t lport, rport;
   size_t alen = addr_of(local, &la, &lport);
   addr_of(remote, &ra, &rport);
+  size_t matches = 0;
   char line[512];
   while (fgets(line, sizeof line, f)) {
     char lhex[40], rhex[40];
     unsigned lp, rp, st, u;
-    if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u", lhex, &lp, rhex, &rp, &st,
-               &u) != 6)
+    unsigned long long ino;
+    if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %llu", lhex, &lp, rhex,
+               &rp, &st, &u, &ino) != 7)
       continue; /* the header, or a line of another shape */
     unsigned char lb[16], rb[16];
     if (!hex_addr(lhex, alen, lb) || !hex_addr(rhex, alen, rb)) continue;
     if (lp == lport && rp == rport && memcmp(lb, la, alen) == 0 && memcmp(rb, ra, alen) == 0) {
-      *uid = (uid_t)u;
-      return 0;
+      *e = (sbx_tcp_entry_t){.state = st, .inode = ino, .uid = (uid_t)u};
+      matches++;
     }
   }
-  return sbx_error_set(err, ENOENT, "the peer is not a socket of this machine");
+  return matches;
 }
 
-int sbx_tcp_peer_uid(int fd, uid_t *uid, sbx_error_t *err) {
-  struct sockaddr_storage mine, peer;
-  socklen_t ml = sizeof mine, pl = sizeof peer;
-  if (getsockname(fd, (struct sockaddr *)&mine, &ml) < 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
-    return sbx_error_sys(err, "the connection's addresses");
-  if ((mine.ss_family != AF_INET && mine.ss_family != AF_INET6) || peer.ss_family != mine.ss_family)
-    return sbx_error_set(err, EAFNOSUPPORT, "not a TCP/IP connection");
-  if (diag_lookup(&mine, &peer, uid, err) == 0) return 0;
-  if (err->errnum == ENOENT) return -1; /* the kernel answered: no such local socket */
-  _cleanup_fclose_ FILE *f = fopen(mine.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "re");
-  if (!f) return sbx_error_sys(err, "netlink failed, and /proc/net/tcp cannot be read");
+int sbx_tcp_entry_owner(size_t matches, const sbx_tcp_entry_t *e, uid_t *uid, sbx_error_t *err) {
+  if (matches == 0) return sbx_error_says(err, ENOENT, "the peer is not a socket of this machine");
+  if (matches > 1) return sbx_error_says(err, EEXIST, "%zu sockets answer for the peer's address", matches);
+  /* The states the peer of a live accepted connection is in: we have not closed our end, so
+   * it is ESTABLISHED, or FIN_WAIT1/2 once it shut down its write half. TIME_WAIT (a
+   * minisock, uid 0), SYN_SENT/SYN_RECV (a handshake, not our peer) and the rest are not. */
+  if (e->state != TCP_ESTABLISHED && e->state != TCP_FIN_WAIT1 && e->state != TCP_FIN_WAIT2)
+    return sbx_error_says(err, ENOTCONN, "the peer's socket is in TCP state %u, not a connected one", e->state);
+  if (e->inode == 0)
+    return sbx_error_says(err, ENOTCONN, "the peer's socket is closed (no process holds it, so it has no owner)");
+  *uid = e->uid;
+  return 0;
+}
+
+/* The peer's entries: netlink, or /proc/net/tcp{,6} if netlink fails in any way (its "no
+ * such socket" cannot be told from "no tcp_diag module"; the same rules judge both). */
+static int peer_entries(const struct sockaddr_storage *mine, const struct sockaddr_storage *peer, sbx_tcp_entry_t *e,
+                        sbx_error_t *err) {
   /* the peer's socket: its local address is our peer's, its remote ours */
-  return sbx_proc_net_tcp_find(f, &peer, &mine, uid, err);
+  int n = diag_lookup(peer, mine, e, err);
+  if (n >= 0) return n;
+  _cleanup_fclose_ FILE *f = fopen(mine->ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "re");
+  if (!f) return err->errnum == ENOENT ? -1 : sbx_error_sys(err, "netlink failed, and /proc/net/tcp cannot be read");
+  return (int)sbx_proc_net_tcp_find(f, peer, mine, e);
+}
+
+int sbx_tcp_peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *uid, sbx_error_t *err) {
+  struct sockaddr_storage mine;
+  socklen_t ml = sizeof mine;
+  if (getsockname(fd, (struct sockaddr *)&mine, &ml) < 0) return sbx_error_sys(err, "the connection's address");
+  if ((mine.ss_family != AF_INET && mine.ss_family != AF_INET6) || peer->ss_family != mine.ss_family)
+    return sbx_error_says(err, EAFNOSUPPORT, "not a TCP/IP connection");
+  sbx_tcp_entry_t e;
+  int n = peer_entries(&mine, peer, &e, err);
+  if (n < 0 || sbx_tcp_entry_owner((size_t)n, &e, uid, err) < 0) return -1;
+  /* After the lookup: our end still holds the 4-tuple, so the owned peer just seen is the
+   * one whose bytes are queued on it (peer_uid.h). */
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0) return sbx_error_sys(err, "the connection's state");
+  if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_CLOSE_WAIT)
+    return sbx_error_says(err, ECONNRESET, "the connection was reset before its owner was known");
+  return 0;
 }

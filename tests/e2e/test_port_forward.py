@@ -26,13 +26,25 @@ from sbxlib import PY, explain, finish, read_until, unique_name, wait_until
 
 REMOTE = 7000
 
-ECHO = r'''
+
+def tcp_server(serve):
+    """A program for a sandbox: listens on 127.0.0.1:7000, prints "listening", and runs
+    `serve(c)` (Python source defining it) for each connection in its own thread."""
+    return r'''
 import socket, threading
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 7000))
 s.listen(256)
 print("listening", flush=True)
+''' + serve + r'''
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'''
+
+
+ECHO = tcp_server(r'''
 def serve(c):
     try:
         while True:
@@ -43,10 +55,8 @@ def serve(c):
         c.sendall(b"\nBYE")
     finally:
         c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'''
+''')
+
 
 # A client run as some user: talks to 127.0.0.1:PORT as MODE says, prints one JSON line.
 CLIENT = r'''
@@ -160,17 +170,17 @@ def as_user(daemon, user, *args, timeout=180):
 
 
 class Workspace:
-    """A named sandbox of alice's running ECHO, and alice's forward to it."""
+    """A named sandbox of `user`'s running `program` (ECHO), and that user's forward to it."""
 
-    def __init__(self, daemon, sbx, sbx_popen, user):
-        self.daemon, self.sbx, self.popen, self.user = daemon, sbx, sbx_popen, user
+    def __init__(self, daemon, sbx, sbx_popen, user, program=ECHO):
+        self.daemon, self.sbx, self.popen, self.user, self.program = daemon, sbx, sbx_popen, user, program
         self.name = unique_name("pf")
         self.run = None
         self.fwd = None
         self.port = None
 
     def start_sandbox(self):
-        self.run = self.popen("run", "--name", self.name, "--", PY, "-c", ECHO, user=self.user)
+        self.run = self.popen("run", "--name", self.name, "--", PY, "-c", self.program, user=self.user)
         read_until(self.run, "listening")
 
     def delete_sandbox(self):

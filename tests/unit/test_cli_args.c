@@ -114,6 +114,44 @@ static void test_literal_and_file(void **state) {
   assert_false(sbx_is_config_key(long_key));
 }
 
+/* kubectl's env-file lines, and --from-stdin's key */
+static void test_env_file_lines(void **state) {
+  (void)state;
+  char key[256];
+  const char *value;
+  sbx_error_t err = {0};
+  static const struct {
+    const char *line, *key, *value; /* key "": no entry; value NULL: from the environment */
+  } ok[] = {
+      {"HF_TOKEN=hf_abc", "HF_TOKEN", "hf_abc"},
+      {"  \tA=two words ", "A", "two words "}, /* leading blanks go, the value stays as it is */
+      {"B=", "B", ""},
+      {"C=x=y#z", "C", "x=y#z"},
+      {"a.b-c=1", "a.b-c", "1"},
+      {"FROM_ENV", "FROM_ENV", NULL},
+      {"", "", NULL},
+      {"   ", "", NULL},
+      {"# a comment=1", "", NULL},
+      {"  #indented", "", NULL},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    value = "unset";
+    if (sbx_parse_env_line(ok[i].line, key, sizeof key, &value, &err) != 0) fail_msg("\"%s\": %s", ok[i].line, err.msg);
+    assert_string_equal(key, ok[i].key);
+    if (ok[i].value) assert_string_equal(value, ok[i].value);
+    else assert_null(value);
+  }
+  static const char *bad[] = {"1A=x", "=x", "A B=x", "a/b=1", "..=1", "export A=1"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    if (sbx_parse_env_line(bad[i], key, sizeof key, &value, &err) != -1) fail_msg("\"%s\" was taken", bad[i]);
+    assert_non_null(strstr(err.msg, "not a valid key name"));
+    assert_string_equal(key, "");
+  }
+  assert_int_equal(sbx_parse_from_stdin("HF_TOKEN", &err), 0);
+  assert_int_equal(sbx_parse_from_stdin("", &err), -1);
+  assert_int_equal(sbx_parse_from_stdin("a/b", &err), -1);
+}
+
 static void test_pod_arg(void **state) {
   (void)state;
   const char *name;
@@ -175,7 +213,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_duration),      cmocka_unit_test(test_wait_for),
       cmocka_unit_test(test_replicas),      cmocka_unit_test(test_literal_and_file),
-      cmocka_unit_test(test_pod_arg),       cmocka_unit_test(test_tail),
+      cmocka_unit_test(test_pod_arg),       cmocka_unit_test(test_env_file_lines),       cmocka_unit_test(test_tail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

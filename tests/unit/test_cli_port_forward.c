@@ -184,25 +184,49 @@ static struct sockaddr_storage v4(const char *ip, int port) {
 
 static void test_proc_net_tcp(void **state) {
   (void)state;
-  /* 127.0.0.1:40000 -> 127.0.0.1:8888 owned by 1001; the reverse owned by 1002; a listener */
+  /* 127.0.0.1:40000 -> 127.0.0.1:8888 owned by 1001; the reverse owned by 1002; a listener;
+   * 127.0.0.1:40001 closed already (TIME_WAIT minisock: uid 0, inode 0, as the kernel prints
+   * it); 127.0.0.1:40002 a minisock still in FIN_WAIT2; 40003 an orphan (uid kept, inode 0);
+   * 40004 a handshake in progress; 40005 listed twice */
   static const char text[] =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
       "   0: 0100007F:22B8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1002        0 1 1 0 100 0 0 10 0\n"
       "   1: 0100007F:22B8 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1002        0 2 1 0 20 4 30 10 -1\n"
-      "   2: 0100007F:9C40 0100007F:22B8 01 00000000:00000000 00:00000000 00000000  1001        0 3 1 0 20 4 30 10 -1\n";
+      "   2: 0100007F:9C40 0100007F:22B8 01 00000000:00000000 00:00000000 00000000  1001        0 3 1 0 20 4 30 10 -1\n"
+      "   3: 0100007F:9C41 0100007F:22B8 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000\n"
+      "   4: 0100007F:9C42 0100007F:22B8 05 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000\n"
+      "   5: 0100007F:9C43 0100007F:22B8 04 00000001:00000000 01:00000014 00000000  1001        0 0 1 0 20 4 30 10 -1\n"
+      "   6: 0100007F:9C44 0100007F:22B8 02 00000001:00000000 01:00000014 00000000  1001        0 7 1 0 20 4 30 10 -1\n"
+      "   7: 0100007F:9C45 0100007F:22B8 01 00000000:00000000 00:00000000 00000000     0        0 8 1 0 20 4 30 10 -1\n"
+      "   8: 0100007F:9C45 0100007F:22B8 01 00000000:00000000 00:00000000 00000000  1001        0 9 1 0 20 4 30 10 -1\n";
   FILE *f = fmemopen((void *)text, sizeof text - 1, "r");
   assert_non_null(f);
   sbx_error_t err = {0};
-  uid_t uid = 0;
-  struct sockaddr_storage peer = v4("127.0.0.1", 40000), mine = v4("127.0.0.1", 8888);
-  assert_int_equal(sbx_proc_net_tcp_find(f, &peer, &mine, &uid, &err), 0);
+  uid_t uid = 12345;
+  sbx_tcp_entry_t e;
+  struct sockaddr_storage mine = v4("127.0.0.1", 8888);
+  struct sockaddr_storage peer = v4("127.0.0.1", 40000);
+  assert_int_equal(sbx_proc_net_tcp_find(f, &peer, &mine, &e), 1);
+  assert_int_equal(sbx_tcp_entry_owner(1, &e, &uid, &err), 0);
   assert_int_equal(uid, 1001);
   rewind(f);
-  assert_int_equal(sbx_proc_net_tcp_find(f, &mine, &peer, &uid, &err), 0);
+  assert_int_equal(sbx_proc_net_tcp_find(f, &mine, &peer, &e), 1);
+  assert_int_equal(sbx_tcp_entry_owner(1, &e, &uid, &err), 0);
   assert_int_equal(uid, 1002);
   rewind(f);
   struct sockaddr_storage other = v4("127.0.0.2", 40000);
-  assert_int_equal(sbx_proc_net_tcp_find(f, &other, &mine, &uid, &err), -1);
+  assert_int_equal(sbx_proc_net_tcp_find(f, &other, &mine, &e), 0);
+  assert_int_equal(sbx_tcp_entry_owner(0, &e, &uid, &err), -1);
+  /* none of the others names an owner, least of all uid 0 */
+  for (int port = 40001; port <= 40005; port++) {
+    rewind(f);
+    peer = v4("127.0.0.1", port);
+    uid = 12345;
+    size_t n = sbx_proc_net_tcp_find(f, &peer, &mine, &e);
+    assert_int_equal(n, port == 40005 ? 2 : 1);
+    assert_int_equal(sbx_tcp_entry_owner(n, &e, &uid, &err), -1);
+    assert_int_equal(uid, 12345);
+  }
   fclose(f);
 }
 
