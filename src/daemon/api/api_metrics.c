@@ -139,6 +139,11 @@ int sbx_api_usermetrics(const struct sbx_http_req *r) {
   for (size_t i = 0; i < n; i++) {
     json_object *o = json_object_new_object(), *usage = json_object_new_object(), *disk = json_object_new_object();
     user_name(p[i].uid, name, sizeof name);
+    json_object *meta = json_object_new_object();
+    json_object_object_add(meta, "name", json_object_new_string(name));
+    json_object_object_add(o, "kind", json_object_new_string("UserMetrics"));
+    json_object_object_add(o, "apiVersion", json_object_new_string("metrics.sbx.x-k8s.io/v1alpha1"));
+    json_object_object_add(o, "metadata", meta);
     json_object_object_add(o, "uid", json_object_new_int64(p[i].uid));
     json_object_object_add(o, "user", json_object_new_string(name));
     json_object_object_add(o, "timestamp", json_object_new_string(now));
