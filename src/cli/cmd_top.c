@@ -45,14 +45,13 @@ int sbx_cmd_top(int argc, char **argv, const sbx_cmd_t *self) {
   optind = 0;
   opterr = 0;
   int opt;
+  /* '-': positionals come back in order as opt 1, so flags may go anywhere (kubectl); what
+   * follows "--" is left in argv */
   while ((opt = getopt_long(argc, argv, "-:n:Ao:h", long_opts, NULL)) != -1) {
     switch (opt) {
     case 1:
-      if (npos == 2) {
-        sbx_cmd_usage_error(self, "too many arguments: give at most a kind and one sandbox name");
-        return SBX_EXIT_FAILURE;
-      }
-      pos[npos++] = optarg;
+      if (npos < 3) pos[npos] = optarg;
+      npos++;
       break;
     case 'n': ns = optarg; break;
     case 'A': all = true; break;
@@ -62,8 +61,10 @@ int sbx_cmd_top(int argc, char **argv, const sbx_cmd_t *self) {
     default: sbx_cmd_flag_error(self, opt, argv); return SBX_EXIT_FAILURE;
     }
   }
-  if (optind < argc) {
-    sbx_cmd_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
+  for (; optind < argc; optind++, npos++)
+    if (npos < 3) pos[npos] = argv[optind];
+  if (npos > 2) {
+    sbx_cmd_usage_error(self, "too many arguments: give at most a kind and one sandbox name");
     return SBX_EXIT_FAILURE;
   }
   /* `sbx top`, `sbx top pod [NAME]`, `sbx top NAME` */

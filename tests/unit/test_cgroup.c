@@ -714,6 +714,17 @@ static void test_oom_count_v2(void **state) {
 
 /* ------------------------------------------------------------------ usage ---- */
 
+/* sbx_cgroup_usage succeeds with exactly these numbers */
+static void assert_usage(struct sbx_cgroup *cg, uint64_t cpu_usec, uint64_t memory, uint64_t peak, uint64_t pids) {
+  struct sbx_cgroup_usage u;
+  sbx_error_t err = {0};
+  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), 0);
+  assert_int_equal(u.cpu_usec, cpu_usec);
+  assert_int_equal(u.memory_bytes, memory);
+  assert_int_equal(u.memory_peak_bytes, peak);
+  assert_int_equal(u.pids, pids);
+}
+
 static void test_usage_v1(void **state) {
   struct fake *f = *state;
   setup_hybrid(f);
@@ -724,12 +735,8 @@ static void test_usage_v1(void **state) {
   set_file(f, "memory/sbx/sb1/memory.usage_in_bytes", "1048576\n");
   set_file(f, "memory/sbx/sb1/memory.max_usage_in_bytes", "4194304\n");
   set_file(f, "pids/sbx/sb1/pids.current", "3\n");
+  assert_usage(cg, 2500000, 1048576, 4194304, 3);
   struct sbx_cgroup_usage u;
-  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), 0);
-  assert_int_equal(u.cpu_usec, 2500000);
-  assert_int_equal(u.memory_bytes, 1048576);
-  assert_int_equal(u.memory_peak_bytes, 4194304);
-  assert_int_equal(u.pids, 3);
   /* a damaged file is an error that names it */
   set_file(f, "memory/sbx/sb1/memory.max_usage_in_bytes", "lots\n");
   assert_int_equal(sbx_cgroup_usage(cg, &u, &err), -1);
@@ -747,19 +754,13 @@ static void test_usage_v2(void **state) {
   set_file(f, "sbx/sb1/memory.current", "8192\n");
   set_file(f, "sbx/sb1/memory.peak", "65536\n");
   set_file(f, "sbx/sb1/pids.current", "2\n");
-  struct sbx_cgroup_usage u;
-  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), 0);
-  assert_int_equal(u.cpu_usec, 1234567);
-  assert_int_equal(u.memory_bytes, 8192);
-  assert_int_equal(u.memory_peak_bytes, 65536);
-  assert_int_equal(u.pids, 2);
+  assert_usage(cg, 1234567, 8192, 65536, 2);
   /* a kernel before 5.19 has no memory.peak: the peak is unknown, not an error */
   char *p = path_of(f, "sbx/sb1/memory.peak");
   assert_int_equal(unlink(p), 0);
   free(p);
-  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), 0);
-  assert_int_equal(u.memory_peak_bytes, 0);
-  assert_int_equal(u.memory_bytes, 8192);
+  assert_usage(cg, 1234567, 8192, 0, 2);
+  struct sbx_cgroup_usage u;
   /* cpu.stat without usage_usec is refused with a reason */
   set_file(f, "sbx/sb1/cpu.stat", "user_usec 1\n");
   assert_int_equal(sbx_cgroup_usage(cg, &u, &err), -1);
