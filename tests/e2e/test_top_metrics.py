@@ -10,10 +10,11 @@ as the real users sbxtest-alice and sbxtest-bob.
 - /metrics answers root with the text exposition format (families with HELP and TYPE,
   sandboxes by phase, starts, requests by code, per-user series) and refuses alice (403,
   no per-user numbers in the answer);
-- `sbx completion bash`, sourced in bash, completes verbs, run's flags, kinds, and the
-  caller's own sandbox names (not another user's).
+- `sbx completion bash|zsh`, sourced in bash and zsh, completes verbs, run's flags, kinds,
+  output formats, and the caller's own object names (not another user's).
 """
 
+import functools
 import json
 import re
 import subprocess
@@ -241,28 +242,43 @@ def test_metrics_for_root_not_for_alice(daemon, sbx, users, workspaces):
 
 # ---- shell completion ------------------------------------------------------------------------
 
-def complete(daemon, user, *words):
-    """What bash completes for the command line `words` (the last one being completed)."""
+BASH_DRIVER = """
+    source <(sbx completion bash) || exit 3
+    COMP_WORDS=({line}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))
+    _sbx
+    printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+# zsh's compadd and _files work only inside its completion system: stand-ins print what
+# would be offered (zsh itself keeps those matching the word, as the filter below does)
+ZSH_DRIVER = """
+    compdef() {{ : }}
+    compadd() {{ [[ $1 == -- ]] && shift; print -l -- "$@" }}
+    _files() {{ print -- "<files>" }}
+    source <(sbx completion zsh) || exit 3
+    words=({line}); CURRENT=${{#words}}
+    _sbx
+"""
+
+
+def complete_in(daemon, user, *words, shell="bash"):
+    """What the shell completes for the command line `words` (the last one being completed)."""
     u = daemon._user(user)
     line = " ".join(f"'{w}'" for w in words)
-    script = textwrap.dedent(f"""
-        source <(sbx completion bash) || exit 3
-        COMP_WORDS=({line}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))
-        _sbx
-        printf '%s\\n' "${{COMPREPLY[@]}}"
-    """)
+    script = textwrap.dedent((BASH_DRIVER if shell == "bash" else ZSH_DRIVER).format(line=line))
     env = daemon.env(u)
     env["PATH"] = f"{daemon.cli.parent}:{env['PATH']}"
-    argv = ["/bin/bash", "-c", script]
+    argv = [f"/bin/{shell}", "-c", script]
     if u is not None:
         argv = ["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--init-groups", "--", *argv]
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd="/")
     assert r.returncode == 0, explain(r)
-    return set(r.stdout.split())
+    return {w for w in r.stdout.split() if w.startswith(words[-1]) or w == "<files>"}
 
 
-def test_completion_in_bash(daemon, users, workspaces):
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion(daemon, users, workspaces, shell):
     a, b = workspaces["alice"], workspaces["bob"]
+    complete = functools.partial(complete_in, shell=shell)
     assert complete(daemon, "alice", "sbx", "p") == {"ps", "port-forward"}
     assert {"top", "completion", "run", "apply"} <= complete(daemon, "alice", "sbx", "")
     assert complete(daemon, "alice", "sbx", "run", "--m") == {"--memory"}
@@ -275,3 +291,6 @@ def test_completion_in_bash(daemon, users, workspaces):
     assert complete(daemon, "bob", "sbx", "describe", "sandbox", "e2e-top") == {b}
     assert complete(daemon, "bob", "sbx", "get", "pvc", "") == {f"data-{b}"}
     assert complete(daemon, "alice", "sbx", "wait", "sandbox/e2e-top") == {f"sandbox/{a}"}
+    # -f takes a file: bash offers the files of the working directory (/), zsh calls _files
+    files = complete(daemon, "alice", "sbx", "apply", "-f", "")
+    assert files == {"<files>"} if shell == "zsh" else "usr" in files, files
