@@ -129,10 +129,13 @@ int sbx_api_podmetrics(const struct sbx_http_req *r) {
 int sbx_api_usermetrics(const struct sbx_http_req *r) {
   if (strcmp(r->method, "GET") != 0) return sbx_http_status(r, 405, "MethodNotAllowed", "metrics are read-only: use GET");
   if (r->ns || r->name) return sbx_http_status(r, 404, "NotFound", "users are listed as a whole: GET .../users");
+  _cleanup_free_ struct sbx_sandbox_usage *sb = NULL;
   _cleanup_free_ struct sbx_person_usage *p = NULL;
-  size_t n;
+  size_t nsb, n;
   sbx_error_t err = {0};
-  if (sbx_usage_people(r->d, &p, &n, &err) < 0) return sbx_http_status(r, 500, "InternalError", err.msg);
+  if (sbx_usage_sandboxes(r->d, NULL, NULL, SBX_OWNER_ANY, &sb, &nsb, &err) < 0 ||
+      sbx_usage_people(r->d, sb, nsb, &p, &n, &err) < 0)
+    return sbx_http_status(r, 500, "InternalError", err.msg);
   char now[32], name[256];
   sbx_now_rfc3339(now, sizeof now);
   json_object *items = json_object_new_array();
@@ -233,7 +236,7 @@ int sbx_api_prometheus(const struct sbx_http_req *r) {
   _cleanup_free_ struct sbx_person_usage *pu = NULL;
   size_t n, np;
   sbx_error_t err = {0};
-  if (sbx_usage_sandboxes(r->d, NULL, NULL, SBX_OWNER_ANY, &u, &n, &err) < 0 || sbx_usage_people(r->d, &pu, &np, &err) < 0)
+  if (sbx_usage_sandboxes(r->d, NULL, NULL, SBX_OWNER_ANY, &u, &n, &err) < 0 || sbx_usage_people(r->d, u, n, &pu, &np, &err) < 0)
     return sbx_http_status(r, 500, "InternalError", err.msg);
   struct sbx_prom p;
   sbx_prom_init(&p);

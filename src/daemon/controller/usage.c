@@ -261,15 +261,12 @@ int sbx_usage_sandboxes(struct sbx_daemon *d, const char *ns, const char *only_n
   return 0;
 }
 
-int sbx_usage_people(struct sbx_daemon *d, struct sbx_person_usage **out, size_t *n, sbx_error_t *err) {
+int sbx_usage_people(struct sbx_daemon *d, const struct sbx_sandbox_usage *sb, size_t nsb,
+                     struct sbx_person_usage **out, size_t *n, sbx_error_t *err) {
   *out = NULL;
   *n = 0;
-  _cleanup_free_ struct sbx_sandbox_usage *sb = NULL;
-  size_t nsb;
   _cleanup_json_ json_object *claims = NULL;
-  if (sbx_usage_sandboxes(d, NULL, NULL, SBX_OWNER_ANY, &sb, &nsb, err) < 0 ||
-      sbx_store_list(d->store, PVC_KIND, NULL, SBX_OWNER_ANY, &claims, err) < 0)
-    return -1;
+  if (sbx_store_list(d->store, PVC_KIND, NULL, SBX_OWNER_ANY, &claims, err) < 0) return -1;
   struct sbx_person_usage *people = NULL;
   size_t np = 0;
   for (size_t i = 0; i < nsb; i++) {

@@ -42,8 +42,10 @@ struct sbx_person_usage {
  * namespace and name; only_name: that one sandbox (ENOENT if absent). *out is malloc'd. */
 int sbx_usage_sandboxes(struct sbx_daemon *d, const char *ns, const char *only_name, uid_t owner,
                         struct sbx_sandbox_usage **out, size_t *n, sbx_error_t *err);
-/* Every person who holds a sandbox or a claim, by uid: sums of the above plus their claims. */
-int sbx_usage_people(struct sbx_daemon *d, struct sbx_person_usage **out, size_t *n, sbx_error_t *err);
+/* Every person who holds a sandbox or a claim, by uid: the sums of everyone's sandboxes
+ * `sb` (from sbx_usage_sandboxes with SBX_OWNER_ANY) plus each person's claims. */
+int sbx_usage_people(struct sbx_daemon *d, const struct sbx_sandbox_usage *sb, size_t nsb,
+                     struct sbx_person_usage **out, size_t *n, sbx_error_t *err);
 /* The sampler thread (CPU rates). */
 int sbx_usage_sampler_start(struct sbx_daemon *d, sbx_error_t *err);
 
