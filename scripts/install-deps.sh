@@ -16,7 +16,8 @@ build_pkgs=(
   python3 python3-pytest python3-numpy python3-yaml jupyter-notebook   # e2e suite (yaml: the upstream CRDs); the host image runs Debian's Jupyter
   e2fsprogs                                                # mkfs.ext4: capacity-bound volumes
   iproute2 procps util-linux passwd                        # ip, ps, setpriv, useradd
-  busybox-static qemu-system-x86                           # tiny rootfs fixtures, cgroup v2 VM test
+  groff-base zsh                                           # man page check (groff -ww), zsh completion test
+  busybox-static qemu-system-x86 xz-utils                  # tiny rootfs fixtures, cgroup v2 VM test (tests/vm/vm.sh)
 )
 bench_pkgs=(
   bubblewrap runc podman socat debootstrap hyperfine       # the peers, the rootfs, the timer

@@ -39,6 +39,8 @@ ninja -C build
 say "Installing under $prefix"
 ninja -C build install >/dev/null
 echo "installed $sbxd, $sbx and the helpers in $prefix/libexec/sbx"
+echo "installed the manual pages (man sbx, man sbxd, man sbxd.conf) in $prefix/share/man"
+echo "installed bash and zsh completion in $prefix/share/bash-completion/completions and $prefix/share/zsh/site-functions"
 
 daemon_answers() { "$sbx" version >/dev/null 2>&1; }
 

@@ -83,8 +83,9 @@ pytest_run() {
   return "$rc"
 }
 
-# The VM tool lives in ../shared/tools beside the repository (CI has it); without it, or
-# without qemu, the script exits 77: reported as skipped, with its reason, not as passed.
+# The VM is the project's own (tests/vm/vm.sh, from Debian's qemu-system-x86, kernel and
+# busybox-static); only SBX_SKIP_VM=1 makes the script exit 77: reported as skipped, with
+# its reason, not as passed. Missing packages fail it, saying what to install.
 vm_test() {
   local rc=0
   timeout -k 30 1800 bash tests/vm/run-cgroupv2.sh "$repo/build" || rc=$?

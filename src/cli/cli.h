@@ -9,6 +9,7 @@
 #define SBX_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct sbx_cmd sbx_cmd_t;
 typedef int (*sbx_cmd_fn)(int argc, char **argv, const sbx_cmd_t *self);
@@ -24,6 +25,9 @@ struct sbx_cmd {
  * sandboxed program's own status, as docker and podman do. */
 #define SBX_EXIT_FAILURE 1
 #define SBX_EXIT_RUN_FAILURE 125
+
+/* The verb table (main.c), for `sbx completion`. */
+const sbx_cmd_t *sbx_commands(size_t *n);
 
 /* Print the verb's usage text to stdout. */
 void sbx_cmd_usage(const sbx_cmd_t *cmd);
@@ -50,5 +54,7 @@ int sbx_cmd_wait(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_scale(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_create(int argc, char **argv, const sbx_cmd_t *self);
 int sbx_cmd_port_forward(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_top(int argc, char **argv, const sbx_cmd_t *self);
+int sbx_cmd_completion(int argc, char **argv, const sbx_cmd_t *self);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "cli/api.h"
 #include "cli/cli.h"
+#include "cli/get.h"
 #include "cli/kinds.h"
 #include "cli/printer.h"
 #include "lib/cleanup.h"
@@ -38,8 +39,8 @@ static int print(const sbx_kind_t *kind, json_object **items, size_t n, bool sin
   return 0;
 }
 
-static int get_named(const sbx_kind_t *kind, const sbx_ref_t *refs, size_t nrefs, const char *ns,
-                     const sbx_print_opts_t *po) {
+int sbx_get_named(const sbx_kind_t *kind, const sbx_ref_t *refs, size_t nrefs, const char *ns,
+                  const sbx_print_opts_t *po) {
   int rc = 0;
   _cleanup_free_ json_object **items = calloc(nrefs, sizeof *items);
   if (!items) return SBX_EXIT_FAILURE;
@@ -59,10 +60,7 @@ static int get_named(const sbx_kind_t *kind, const sbx_ref_t *refs, size_t nrefs
   return rc;
 }
 
-/* users: NULL (the caller's own), "true" (--all-users: everyone's, or refused) or
- * "admin" (-A: everyone's when the caller may see them, else the caller's own) */
-static int get_list(const sbx_kind_t *kind, const char *ns, const char *users,
-                    const sbx_print_opts_t *po) {
+int sbx_get_list(const sbx_kind_t *kind, const char *ns, const char *users, const sbx_print_opts_t *po) {
   sbx_error_t err = {0};
   char path[1024];
   if (sbx_kind_path(kind, ns, NULL, path, sizeof path - 32, &err) < 0) {
@@ -155,8 +153,8 @@ static int get_main(int argc, char **argv, const sbx_cmd_t *self, bool ps) {
     return SBX_EXIT_FAILURE;
   }
   if (!ns) ns = "default";
-  if (nrefs > 0) return get_named(kind, refs, nrefs, ns, &po);
-  return get_list(kind, all_ns ? NULL : ns, all_users ? "true" : admin_view ? "admin" : NULL, &po);
+  if (nrefs > 0) return sbx_get_named(kind, refs, nrefs, ns, &po);
+  return sbx_get_list(kind, all_ns ? NULL : ns, all_users ? "true" : admin_view ? "admin" : NULL, &po);
 }
 
 int sbx_cmd_get(int argc, char **argv, const sbx_cmd_t *self) {

@@ -200,6 +200,32 @@ static const sbx_cmd_t commands[] = {
      "Examples:\n"
      "  sbx port-forward jupyterlab-sandbox 8888\n"
      "  sbx port-forward sandbox/jupyterlab-sandbox 9999:8888 :http\n"},
+    {"top", sbx_cmd_top, "Show what sandboxes (or people) use: CPU, memory, processes, disk",
+     "Usage: sbx top [pod|sandbox] [NAME] [OPTIONS]\n"
+     "       sbx top --users\n"
+     "\n"
+     "What each of your sandboxes uses now: CPU (over the last second, in millicores),\n"
+     "memory, processes, and disk: its writable layer and the claims (PVCs) it uses.\n"
+     "With --users, what every person holds in all (their sandboxes and all their claims):\n"
+     "anyone may see everyone's totals, never the names of another person's sandboxes.\n"
+     "\n"
+     "Options:\n"
+     "      --users              every person's totals\n"
+     "  -n, --namespace NS       namespace (default \"default\")\n"
+     "  -A, --all-namespaces     across namespaces (root and the admin group: everyone's)\n"
+     "  -o, --output FORMAT      wide (adds PHASE), json or yaml\n"
+     "  -h, --help               show this help\n"
+     "\n"
+     "Examples:\n"
+     "  sbx top\n"
+     "  sbx top --users\n"},
+    {"completion", sbx_cmd_completion, "Print the shell completion script (bash or zsh)",
+     "Usage: sbx completion bash|zsh\n"
+     "\n"
+     "Print a script that completes sbx's commands, kinds, flags and object names.\n"
+     "`meson install` installs it for both shells; to load it by hand:\n"
+     "  source <(sbx completion bash)\n"
+     "  source <(sbx completion zsh)\n"},
     {"version", sbx_cmd_version, "Print the client and server versions",
      "Usage: sbx version [--client] [-o json|yaml]\n"
      "\n"
@@ -209,6 +235,11 @@ static const sbx_cmd_t commands[] = {
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)
+
+const sbx_cmd_t *sbx_commands(size_t *n) {
+  *n = NCOMMANDS;
+  return commands;
+}
 
 static const sbx_cmd_t *find_command(const char *name) {
   for (size_t i = 0; i < NCOMMANDS; i++)

@@ -320,9 +320,73 @@ static void cell_status(json_object *obj, const sbx_print_opts_t *o, char *buf, 
   }
 }
 
+/* --- sbx top: PodMetrics (numbers in its `sbx` extension) and UserMetrics (at the top) --- */
+
+static json_object *usage_of(json_object *obj) {
+  json_object *x = field(obj, "sbx");
+  return x ? x : obj;
+}
+
+static int64_t usage_int(json_object *obj, const char *key, const char *sub) {
+  json_object *o = usage_of(obj);
+  if (sub) o = field(o, sub);
+  o = field(o, key);
+  return o ? json_object_get_int64(o) : 0;
+}
+
+/* bytes as kubectl top shows memory (Mi), with Ki below 1Mi and Gi from 10Gi up */
+static void cell_bytes_of(int64_t b, char *buf, size_t size) {
+  if (b < (1LL << 20)) snprintf(buf, size, "%" PRId64 "Ki", b / 1024);
+  else if (b < (10LL << 30)) snprintf(buf, size, "%" PRId64 "Mi", b >> 20);
+  else snprintf(buf, size, "%.1fGi", (double)b / (double)(1LL << 30));
+}
+
+static void cell_cpu(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  int64_t m = usage_int(obj, "cpuMillicores", NULL);
+  if (m < 0) put(buf, size, "-"); /* not sampled yet, or not running */
+  else snprintf(buf, size, "%" PRId64 "m", m);
+}
+
+static void cell_memory(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  cell_bytes_of(usage_int(obj, "memoryBytes", NULL), buf, size);
+}
+
+static void cell_pids(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  snprintf(buf, size, "%" PRId64, usage_int(obj, "pids", NULL));
+}
+
+static void cell_writable(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  cell_bytes_of(usage_int(obj, "writableLayerBytes", "disk"), buf, size);
+}
+
+static void cell_claims(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  cell_bytes_of(usage_int(obj, "claimsBytes", "disk"), buf, size);
+}
+
+static void cell_phase(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  put(buf, size, str_field(field(obj, "sbx"), "phase"));
+}
+
+static void cell_uid(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  snprintf(buf, size, "%" PRId64, usage_int(obj, "uid", NULL));
+}
+
+static void cell_sandboxes(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  snprintf(buf, size, "%" PRId64 " (%" PRId64 " running)", usage_int(obj, "sandboxes", NULL),
+           usage_int(obj, "running", NULL));
+}
+
 typedef struct kind_columns {
   const char *kind;
-  column_t cols[7];  /* after NAME; {NULL} ends */
+  column_t cols[8];  /* after NAME; {NULL} ends */
   column_t wide[4];  /* added by -o wide */
 } kind_columns_t;
 
@@ -340,6 +404,14 @@ static const kind_columns_t kind_columns[] = {
      {{"STATUS", cell_pvc_status}, {"VOLUME", cell_pvc_volume}, {"CAPACITY", cell_pvc_capacity},
       {"ACCESS MODES", cell_pvc_access}, {"STORAGECLASS", cell_pvc_class}, {"AGE", cell_age}},
      {{"VOLUMEMODE", cell_pvc_mode}, {NULL, NULL}}},
+    {"PodMetrics",
+     {{"CPU(cores)", cell_cpu}, {"MEMORY(bytes)", cell_memory}, {"PIDS", cell_pids},
+      {"WRITABLE", cell_writable}, {"CLAIMS", cell_claims}, {NULL, NULL}},
+     {{"PHASE", cell_phase}, {NULL, NULL}}},
+    {"UserMetrics",
+     {{"UID", cell_uid}, {"SANDBOXES", cell_sandboxes}, {"CPU(cores)", cell_cpu}, {"MEMORY(bytes)", cell_memory},
+      {"PIDS", cell_pids}, {"WRITABLE", cell_writable}, {"CLAIMS", cell_claims}, {NULL, NULL}},
+     {{NULL, NULL}}},
 };
 static const kind_columns_t default_columns = {"", {{"AGE", cell_age}, {NULL, NULL}}, {{NULL, NULL}}};
 

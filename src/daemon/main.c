@@ -25,6 +25,7 @@
 #include "daemon/controller/pool.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/usage.h"
 #include "daemon/api/api.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
@@ -282,7 +283,7 @@ int main(int argc, char **argv) {
   /* volumes first: the sandboxes brought back next mount them */
   if (sbx_pvc_recover(&d, &err) < 0) fprintf(stderr, "sbxd: re-mounting volumes: %s\n", err.msg);
   sbx_run_recover(&d);
-  if (sbx_reconcile_start(&d, &err) < 0) {
+  if (sbx_reconcile_start(&d, &err) < 0 || sbx_usage_sampler_start(&d, &err) < 0) {
     fprintf(stderr, "sbxd: %s\n", err.msg);
     return 1;
   }

@@ -2,7 +2,12 @@
 #include "lib/fsutil.h"
 
 #include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/statfs.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,5 +31,49 @@ int sbx_remove_tree(const char *path) {
     errno = remove_failed;
     return -1;
   }
+  return 0;
+}
+
+/* allocated bytes of everything below the directory fd on device dev (fd is consumed) */
+static uint64_t tree_blocks(int fd, dev_t dev, int depth) {
+  DIR *dir = fdopendir(fd);
+  if (!dir) {
+    close(fd);
+    return 0;
+  }
+  uint64_t sum = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev) continue;
+    sum += (uint64_t)st.st_blocks * 512;
+    if (S_ISDIR(st.st_mode) && depth < 256) {
+      int sub = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) sum += tree_blocks(sub, dev, depth + 1);
+    }
+  }
+  closedir(dir);
+  return sum;
+}
+
+int sbx_disk_used(const char *path, uint64_t *bytes) {
+  *bytes = 0;
+  struct stat st, parent;
+  if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -1;
+  if (!S_ISDIR(st.st_mode)) {
+    *bytes = (uint64_t)st.st_blocks * 512;
+    return 0;
+  }
+  char up[PATH_MAX];
+  snprintf(up, sizeof up, "%s/..", path);
+  if (stat(up, &parent) == 0 && parent.st_dev != st.st_dev) {
+    struct statfs fs;
+    if (statfs(path, &fs) < 0) return -1;
+    *bytes = (uint64_t)(fs.f_blocks - fs.f_bfree) * (uint64_t)(fs.f_frsize ? fs.f_frsize : fs.f_bsize);
+    return 0;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  *bytes = (uint64_t)st.st_blocks * 512 + tree_blocks(fd, st.st_dev, 0);
   return 0;
 }

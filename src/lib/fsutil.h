@@ -7,4 +7,12 @@
  * Returns 0, or -1 if something could not be removed (errno set). */
 int sbx_remove_tree(const char *path);
 
+#include <stdint.h>
+
+/* The disk space `path` holds, for sbx top: a mount root answers its file system's used
+ * bytes (statfs: blocks less free blocks); a directory the allocated blocks of everything
+ * below it on the same file system (symlinks not followed); a file its allocated blocks.
+ * Missing: 0. Returns 0, or -1 with errno. */
+int sbx_disk_used(const char *path, uint64_t *bytes);
+
 #endif

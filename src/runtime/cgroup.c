@@ -713,6 +713,14 @@ int sbx_cgroup_pids_current(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t 
   return 0;
 }
 
+int sbx_cgroup_usage(struct sbx_cgroup *cg, struct sbx_cgroup_usage *u, sbx_error_t *err) {
+  memset(u, 0, sizeof *u);
+  if (cg->be->cpu_usec(cg, &u->cpu_usec, err) < 0 || cg->be->memory_current(cg, &u->memory_bytes, err) < 0 ||
+      cg->be->memory_peak(cg, &u->memory_peak_bytes, err) < 0)
+    return sbx_error_prefix(err, "cgroup %s/%s: usage", cg->parent, cg->name);
+  return sbx_cgroup_pids_current(cg, &u->pids, err);
+}
+
 int sbx_cgroup_kill_all(struct sbx_cgroup *cg, sbx_error_t *err) {
   struct timespec deadline;
   cg_deadline_in(&deadline, CG_KILL_TIMEOUT_MS);

@@ -56,6 +56,17 @@ int sbx_cgroup_oom_kills(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *er
 /* Current memory usage in bytes, and number of processes (for ps/describe). */
 int sbx_cgroup_memory_current(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err);
 int sbx_cgroup_pids_current(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *err);
+/* What the processes of the cgroup (and every cgroup below it) use, for sbx top and
+ * /metrics. Read from: CPU v2 cpu.stat usage_usec, v1 cpuacct.usage (ns); memory v2
+ * memory.current and memory.peak, v1 memory.usage_in_bytes and memory.max_usage_in_bytes;
+ * pids.current. */
+struct sbx_cgroup_usage {
+  uint64_t cpu_usec;          /* CPU time used since the cgroup was made, microseconds */
+  uint64_t memory_bytes;      /* in use now (page cache included, as the kernel counts it) */
+  uint64_t memory_peak_bytes; /* the most ever in use; 0 when the kernel does not say (v2 before 5.19) */
+  uint64_t pids;              /* processes and threads now */
+};
+int sbx_cgroup_usage(struct sbx_cgroup *cg, struct sbx_cgroup_usage *u, sbx_error_t *err);
 /* SIGKILL every process in the cgroup (v2: cgroup.kill when present; else freeze, kill the
  * listed pids, thaw, repeat until empty) */
 int sbx_cgroup_kill_all(struct sbx_cgroup *cg, sbx_error_t *err);

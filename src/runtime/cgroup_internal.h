@@ -85,6 +85,8 @@ struct cg_backend {
                       sbx_error_t *err);
   int (*oom_kills)(struct sbx_cgroup *cg, uint64_t *count, sbx_error_t *err);
   int (*memory_current)(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err);
+  int (*memory_peak)(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err); /* 0 bytes: unknown */
+  int (*cpu_usec)(struct sbx_cgroup *cg, uint64_t *usec, sbx_error_t *err);
   int (*kill_all)(struct sbx_cgroup *cg, const struct timespec *deadline, sbx_error_t *err);
   /* 1 when no process is left in the cgroup, 0 when some are, -1 on error. A directory
    * that no longer exists counts as empty. */

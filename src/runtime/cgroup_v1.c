@@ -63,6 +63,21 @@ static int v1_memory_current(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t
   return cg_read_u64(mem->fd, mem->path, "memory.usage_in_bytes", bytes, err);
 }
 
+static int v1_memory_peak(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err) {
+  struct cg_dir *mem = cg_dir_for(cg, CG_MEMORY);
+  return cg_read_u64(mem->fd, mem->path, "memory.max_usage_in_bytes", bytes, err);
+}
+
+/* cpuacct counts nanoseconds; it is optional on v1 (create does not need it) */
+static int v1_cpu_usec(struct sbx_cgroup *cg, uint64_t *usec, sbx_error_t *err) {
+  struct cg_dir *acct = cg_dir_for(cg, CG_CPUACCT);
+  if (!acct) return sbx_error_set(err, ENOTSUP, "the v1 cpuacct controller is not mounted: CPU use is unknown");
+  uint64_t ns;
+  if (cg_read_u64(acct->fd, acct->path, "cpuacct.usage", &ns, err) < 0) return -1;
+  *usec = ns / 1000;
+  return 0;
+}
+
 /* The pids listed in every hierarchy's cgroup.procs (normally the same set; a process that
  * was only partly moved in is still found). Duplicates are harmless to kill twice. */
 static int v1_collect_pids(struct sbx_cgroup *cg, pid_t **out, size_t *nout, sbx_error_t *err) {
@@ -153,6 +168,8 @@ const struct cg_backend cg_backend_v1 = {
     .apply_limits = v1_apply_limits,
     .oom_kills = v1_oom_kills,
     .memory_current = v1_memory_current,
+    .memory_peak = v1_memory_peak,
+    .cpu_usec = v1_cpu_usec,
     .kill_all = v1_kill_all,
     .is_empty = v1_is_empty,
 };

@@ -99,6 +99,22 @@ static int v2_memory_current(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t
   return cg_read_u64(d->fd, d->path, "memory.current", bytes, err);
 }
 
+/* memory.peak came with Linux 5.19: without it the peak is unknown (0) */
+static int v2_memory_peak(struct sbx_cgroup *cg, uint64_t *bytes, sbx_error_t *err) {
+  struct cg_dir *d = &cg->dirs[0];
+  *bytes = 0;
+  if (!cg_file_exists(d->fd, "memory.peak")) return 0;
+  return cg_read_u64(d->fd, d->path, "memory.peak", bytes, err);
+}
+
+static int v2_cpu_usec(struct sbx_cgroup *cg, uint64_t *usec, sbx_error_t *err) {
+  struct cg_dir *d = &cg->dirs[0];
+  int r = cg_read_key(d->fd, d->path, "cpu.stat", "usage_usec", usec, err);
+  if (r < 0) return -1;
+  if (r == 0) return sbx_error_set(err, ENOTSUP, "%s/cpu.stat has no usage_usec line", d->path);
+  return 0;
+}
+
 static int v2_is_empty(struct sbx_cgroup *cg, sbx_error_t *err) {
   struct cg_dir *d = &cg->dirs[0];
   if (d->fd < 0) return 1;
@@ -145,6 +161,8 @@ const struct cg_backend cg_backend_v2 = {
     .apply_limits = v2_apply_limits,
     .oom_kills = v2_oom_kills,
     .memory_current = v2_memory_current,
+    .memory_peak = v2_memory_peak,
+    .cpu_usec = v2_cpu_usec,
     .kill_all = v2_kill_all,
     .is_empty = v2_is_empty,
 };

@@ -2,8 +2,8 @@
 
 A manifest that uses every field sbx honours (the "kitchen sink") must (1) apply and become
 Ready here, and (2) consist only of fields that exist, with the same types, in the
-upstream CRD schemas kept in ../shared/upstream-crds (newest release: v1alpha1 and v1beta1;
-v0.4.6: v1alpha1). So a team's manifest that works on sbx also works on a cluster.
+upstream CRD schemas vendored in third_party/agent-sandbox-crds (newest release: v1alpha1
+and v1beta1; v0.4.6: v1alpha1). So a team's manifest that works on sbx also works on a cluster.
 """
 
 import copy
@@ -17,7 +17,7 @@ from sbxlib import explain, unique_name
 from workspaces import apply, configmap, secret, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO.parent / "shared" / "upstream-crds"
+CRDS = REPO / "third_party" / "agent-sandbox-crds"
 
 
 def kitchen_sink(name, sec, cm, api="agents.x-k8s.io/v1alpha1"):
@@ -127,8 +127,8 @@ def upstream_schemas():
 
 @pytest.fixture(scope="module")
 def schemas():
-    if not CRDS.is_dir():
-        pytest.skip(f"the upstream CRDs are not at {CRDS} (reference data outside the repository)")
+    # part of the repository: missing is a broken checkout, never a reason to skip
+    assert CRDS.is_dir(), f"the vendored upstream CRDs are missing from {CRDS}"
     return upstream_schemas()
 
 

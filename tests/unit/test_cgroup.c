@@ -52,6 +52,8 @@ static int fake_after_mkdir(int dirfd, bool v2, unsigned ctrls, void *data) {
     put(dirfd, "cpu.max", "max 100000\n");
     put(dirfd, "memory.max", "max\n");
     put(dirfd, "memory.current", "0\n");
+    put(dirfd, "memory.peak", "0\n");
+    put(dirfd, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
     put(dirfd, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
     put(dirfd, "pids.max", "max\n");
     put(dirfd, "pids.current", "0\n");
@@ -69,6 +71,7 @@ static int fake_after_mkdir(int dirfd, bool v2, unsigned ctrls, void *data) {
   if (ctrls & CG_BIT(CG_MEMORY)) {
     put(dirfd, "memory.limit_in_bytes", "9223372036854771712\n");
     put(dirfd, "memory.usage_in_bytes", "0\n");
+    put(dirfd, "memory.max_usage_in_bytes", "0\n");
     put(dirfd, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
     if (f->memsw) put(dirfd, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
   }
@@ -709,6 +712,62 @@ static void test_oom_count_v2(void **state) {
   sbx_cgroup_free(cg);
 }
 
+/* ------------------------------------------------------------------ usage ---- */
+
+/* sbx_cgroup_usage succeeds with exactly these numbers */
+static void assert_usage(struct sbx_cgroup *cg, uint64_t cpu_usec, uint64_t memory, uint64_t peak, uint64_t pids) {
+  struct sbx_cgroup_usage u;
+  sbx_error_t err = {0};
+  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), 0);
+  assert_int_equal(u.cpu_usec, cpu_usec);
+  assert_int_equal(u.memory_bytes, memory);
+  assert_int_equal(u.memory_peak_bytes, peak);
+  assert_int_equal(u.pids, pids);
+}
+
+static void test_usage_v1(void **state) {
+  struct fake *f = *state;
+  setup_hybrid(f);
+  struct sbx_cgroup *cg = NULL;
+  sbx_error_t err = {0};
+  assert_int_equal(sbx_cgroup_create(f->mountinfo, f->root, "sbx", "sb1", &LIM_FULL, &cg, &err), 0);
+  set_file(f, "cpuacct/sbx/sb1/cpuacct.usage", "2500000999\n"); /* ns */
+  set_file(f, "memory/sbx/sb1/memory.usage_in_bytes", "1048576\n");
+  set_file(f, "memory/sbx/sb1/memory.max_usage_in_bytes", "4194304\n");
+  set_file(f, "pids/sbx/sb1/pids.current", "3\n");
+  assert_usage(cg, 2500000, 1048576, 4194304, 3);
+  struct sbx_cgroup_usage u;
+  /* a damaged file is an error that names it */
+  set_file(f, "memory/sbx/sb1/memory.max_usage_in_bytes", "lots\n");
+  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), -1);
+  assert_non_null(strstr(err.msg, "memory.max_usage_in_bytes"));
+  sbx_cgroup_free(cg);
+}
+
+static void test_usage_v2(void **state) {
+  struct fake *f = *state;
+  setup_v2(f, "cpu memory pids\n");
+  struct sbx_cgroup *cg = NULL;
+  sbx_error_t err = {0};
+  assert_int_equal(sbx_cgroup_create(f->mountinfo, f->root, "sbx", "sb1", &LIM_FULL, &cg, &err), 0);
+  set_file(f, "sbx/sb1/cpu.stat", "usage_usec 1234567\nuser_usec 1000000\nsystem_usec 234567\nnr_periods 0\n");
+  set_file(f, "sbx/sb1/memory.current", "8192\n");
+  set_file(f, "sbx/sb1/memory.peak", "65536\n");
+  set_file(f, "sbx/sb1/pids.current", "2\n");
+  assert_usage(cg, 1234567, 8192, 65536, 2);
+  /* a kernel before 5.19 has no memory.peak: the peak is unknown, not an error */
+  char *p = path_of(f, "sbx/sb1/memory.peak");
+  assert_int_equal(unlink(p), 0);
+  free(p);
+  assert_usage(cg, 1234567, 8192, 0, 2);
+  struct sbx_cgroup_usage u;
+  /* cpu.stat without usage_usec is refused with a reason */
+  set_file(f, "sbx/sb1/cpu.stat", "user_usec 1\n");
+  assert_int_equal(sbx_cgroup_usage(cg, &u, &err), -1);
+  assert_int_equal(err.errnum, ENOTSUP);
+  sbx_cgroup_free(cg);
+}
+
 /* -------------------------------------------------------- kill / destroy ---- */
 
 static void test_destroy_v1(void **state) {
@@ -781,6 +840,8 @@ int main(void) {
       T(test_bad_limits),
       T(test_open_and_counts_v1),
       T(test_oom_count_v2),
+      T(test_usage_v1),
+      T(test_usage_v2),
       T(test_destroy_v1),
       T(test_destroy_v2),
   };

@@ -2,11 +2,12 @@
  *
  * The build machine is hybrid (its v1 controllers hold cpu, memory and pids), so the v2
  * code cannot be tried on it. tests/vm/run-cgroupv2.sh boots a small VM whose only
- * hierarchy is cgroup v2 (../shared/tools/cgroupv2-vm.sh) and runs this program there as
+ * hierarchy is cgroup v2 (tests/vm/vm.sh) and runs this program there as
  * root, with CGROUP_ROOT naming the cgroup2 mount. It makes the same checks as
  * tests/unit/test_cgroup_host.c does on v1: limits read back from the kernel's files,
  * controllers passed on through cgroup.subtree_control, a child moved in, kill_all (the
- * child and a grandchild), a real OOM kill counted, destroy leaving no directory.
+ * child and a grandchild), a real OOM kill counted, what a busy child uses (sbx top's
+ * readers: CPU time, memory now and at its peak, processes), destroy leaving no directory.
  *
  * Static and libc-only (the VM has no libc): it links the cgroup sources and error.c
  * directly, and prints one PASS/FAIL line per check instead of using cmocka. Exit status:
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
@@ -256,6 +258,51 @@ static void test_oom(void) {
   destroy_and_check_gone(cg, "destroy oom");
 }
 
+/* Touch 16 MiB, burn 200 ms of CPU time (by its own clock), say so on fd 3, then wait. */
+static int usage_done[2];
+static void body_busy(void) {
+  size_t size = 16u << 20;
+  volatile char *p = malloc(size);
+  if (!p) _exit(102);
+  for (size_t i = 0; i < size; i += 4096) p[i] = 1;
+  struct timespec t;
+  do clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  while (t.tv_sec == 0 && t.tv_nsec < 200000000L);
+  if (write(usage_done[1], "d", 1) != 1) _exit(103);
+  for (;;) pause();
+}
+
+static void test_usage(void) {
+  sbx_error_t err = {0};
+  struct sbx_cgroup_limits lim = {.pids_limit = 16};
+  struct sbx_cgroup *cg = NULL;
+  if (!ok_or_report(sbx_cgroup_create(MOUNTINFO, root, parent, "usage", &lim, &cg, &err), &err, "create usage"))
+    return;
+  struct sbx_cgroup_usage u;
+  ok_or_report(sbx_cgroup_usage(cg, &u, &err), &err, "usage of an empty cgroup");
+  check(u.cpu_usec == 0 && u.pids == 0, "empty cgroup: cpu %llu us, %llu pids", (unsigned long long)u.cpu_usec,
+        (unsigned long long)u.pids);
+  if (pipe(usage_done) < 0) return;
+  int gate[2];
+  pid_t child = spawn(gate, body_busy);
+  ok_or_report(sbx_cgroup_add_pid(cg, child, &err), &err, "add busy child");
+  release(gate);
+  char c;
+  check(read(usage_done[0], &c, 1) == 1, "busy child burned its CPU time");
+  close(usage_done[0]);
+  close(usage_done[1]);
+  if (ok_or_report(sbx_cgroup_usage(cg, &u, &err), &err, "usage of a busy cgroup")) {
+    check(u.cpu_usec >= 200000, "cpu.stat usage_usec = %llu >= 200000", (unsigned long long)u.cpu_usec);
+    check(u.memory_bytes >= (16u << 20), "memory.current = %llu >= 16 MiB", (unsigned long long)u.memory_bytes);
+    check(u.memory_peak_bytes >= u.memory_bytes, "memory.peak = %llu >= memory.current",
+          (unsigned long long)u.memory_peak_bytes);
+    check(u.pids == 1, "pids.current = %llu (want 1)", (unsigned long long)u.pids);
+  }
+  ok_or_report(sbx_cgroup_kill_all(cg, &err), &err, "kill busy child");
+  check_killed(child, "busy child");
+  destroy_and_check_gone(cg, "destroy usage");
+}
+
 int main(void) {
   root = getenv("CGROUP_ROOT");
   if (!root || !*root) root = "/sys/fs/cgroup";
@@ -274,6 +321,7 @@ int main(void) {
   test_kill_sleeping();
   test_kill_without_kill_file();
   test_oom();
+  test_usage();
 
   char pdir[512];
   snprintf(pdir, sizeof pdir, "%s/%s", root, parent);

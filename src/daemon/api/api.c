@@ -37,10 +37,14 @@ static const struct route routes[] = {
     {"", "secrets", sbx_api_secrets},
     {"", "configmaps", sbx_api_configmaps},
     {"", "persistentvolumeclaims", sbx_api_persistentvolumeclaims},
+    {"metrics.k8s.io", "pods", sbx_api_podmetrics},
+    {"metrics.sbx.x-k8s.io", "users", sbx_api_usermetrics},
 };
 
 static bool version_served(const char *group, const char *v) {
   if (group[0] == '\0') return strcmp(v, "v1") == 0;
+  if (strcmp(group, "metrics.k8s.io") == 0) return strcmp(v, "v1beta1") == 0;
+  if (strcmp(group, "metrics.sbx.x-k8s.io") == 0) return strcmp(v, "v1alpha1") == 0;
   return strcmp(v, "v1alpha1") == 0 || strcmp(v, "v1beta1") == 0;
 }
 
@@ -87,8 +91,12 @@ static int route(struct sbx_http_req *r, char *path) {
   return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
 }
 
-/* One request, from either entry: /version or a resource route. */
+/* One request, from either entry: /version, /metrics or a resource route. */
 static void serve(struct sbx_http_req *req, const char *url) {
+  if (strcmp(url, "/metrics") == 0) {
+    sbx_api_prometheus(req);
+    return;
+  }
   if (strcmp(url, "/version") == 0) {
     _cleanup_json_ json_object *v = json_object_new_object();
     json_object_object_add(v, "gitVersion", json_object_new_string("v" SBX_VERSION));
@@ -144,8 +152,10 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
     req.who = &who;
     serve(&req, url);
   }
+  sbx_api_count(resp.code);
   int ret = sbx_http_queue(c, &resp);
   json_object_put(resp.body);
+  free(resp.text);
   return ret;
 }
 
@@ -165,10 +175,14 @@ void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who
     sbx_http_status(&req, 400, "BadRequest", "an api request needs a method and an absolute path");
   else
     serve(&req, path);
+  sbx_api_count(resp.code);
   _cleanup_json_ json_object *reply = json_object_new_object();
   json_object_object_add(reply, "ok", json_object_new_boolean(1));
   json_object_object_add(reply, "code", json_object_new_int((int)resp.code));
-  json_object_object_add(reply, "body", resp.body); /* the reply takes the reference */
+  /* the reply takes the reference; a text body travels as a JSON string */
+  json_object_object_add(reply, "body", resp.text ? json_object_new_string(resp.text) : resp.body);
+  if (resp.text) json_object_put(resp.body);
+  free(resp.text);
   sbx_error_t err;
   sbx_wire_send(conn, reply, NULL, 0, &err);
 }

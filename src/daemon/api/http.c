@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/cleanup.h"
@@ -12,17 +13,31 @@
 
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o) {
   json_object_put(r->resp->body);
+  free(r->resp->text);
+  r->resp->text = NULL;
   r->resp->code = code;
   r->resp->body = json_object_get(o);
   return MHD_YES;
 }
 
+int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const char *content_type) {
+  json_object_put(r->resp->body);
+  r->resp->body = NULL;
+  free(r->resp->text);
+  r->resp->code = code;
+  r->resp->text = text;
+  r->resp->content_type = content_type;
+  return MHD_YES;
+}
+
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
   size_t len;
-  const char *text = json_object_to_json_string_length(resp->body, JSON_C_TO_STRING_PLAIN, &len);
+  const char *text = resp->text;
+  if (text) len = strlen(text);
+  else text = json_object_to_json_string_length(resp->body, JSON_C_TO_STRING_PLAIN, &len);
   struct MHD_Response *m = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!m) return MHD_NO;
-  MHD_add_response_header(m, "Content-Type", "application/json");
+  MHD_add_response_header(m, "Content-Type", resp->text ? resp->content_type : "application/json");
   int ret = MHD_queue_response(c, resp->code, m);
   MHD_destroy_response(m);
   return ret;

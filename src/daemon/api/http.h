@@ -22,6 +22,8 @@ struct MHD_Connection;
 struct sbx_http_resp {
   unsigned code;
   json_object *body;
+  char *text;               /* or a text body (malloc'd; /metrics), served as content_type */
+  const char *content_type;
 };
 
 struct sbx_http_req {
@@ -65,6 +67,9 @@ json_object *sbx_http_served(json_object *stored, uid_t owner, const char *apive
 /* {"apiVersion":…,"kind":list_kind,"metadata":{},"items":items} (takes items) */
 json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_object *items);
 
+/* Answer with a text body (taken: freed with the request) of the given content type. */
+int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const char *content_type);
+
 /* the stream protocol's `api` operation: one REST request in a frame (api.c) */
 void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds);
@@ -75,5 +80,11 @@ int sbx_api_events(const struct sbx_http_req *r);
 int sbx_api_secrets(const struct sbx_http_req *r);                /* api_core.c */
 int sbx_api_configmaps(const struct sbx_http_req *r);             /* api_core.c */
 int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r); /* api_core.c */
+/* api_metrics.c: metrics.k8s.io PodMetrics, sbx's per-person totals, Prometheus /metrics,
+ * and the count of answered requests by code that /metrics shows */
+int sbx_api_podmetrics(const struct sbx_http_req *r);
+int sbx_api_usermetrics(const struct sbx_http_req *r);
+int sbx_api_prometheus(const struct sbx_http_req *r);
+void sbx_api_count(unsigned code);
 
 #endif

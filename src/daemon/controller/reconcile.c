@@ -32,6 +32,7 @@
 #include "daemon/controller/podspec.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
@@ -90,12 +91,6 @@ uint64_t sbx_template_hash(json_object *obj) {
 
 static bool is_pod(json_object *obj) { return strcmp(sbx_json_str(sbx_internal(obj), "mode") ?: "", "pod") == 0; }
 
-static uid_t owner_of(json_object *obj) {
-  long long o = sbx_json_int(sbx_internal(obj), "owner", -1);
-  if (o >= 0) return (uid_t)o;
-  const char *u = sbx_json_str(sbx_json_path(obj, "metadata.annotations"), SBX_ANN_OWNER);
-  return u ? (uid_t)strtoul(u, NULL, 10) : 0;
-}
 
 /* What the object wants: "Running", or why not ("Suspended", "Expired") */
 static const char *wanted(json_object *obj) {
@@ -167,7 +162,7 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   json_object *x = sbx_internal(obj);
   const char *ns = sbx_json_str(sbx_json_path(obj, "metadata"), "namespace") ?: "default";
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
-  uid_t owner = owner_of(obj);
+  uid_t owner = sbx_object_owner(obj);
   gid_t gid = (gid_t)sbx_json_int(x, "ownerGid", owner);
   char why[400];
   sbx_error_t err = {0};
@@ -181,6 +176,7 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
     return;
   }
   set_str(x, "pending", NULL);
+  double started = sbx_starts_clock();
 
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   struct sbx_pod_resources r;
@@ -225,9 +221,11 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   json_object_object_add(x, "startedAt", json_object_new_string(ts));
   set_str(x, "stopping", NULL);
   sbx_pod_event(obj, "Normal", "Scheduled", "started the sandbox's pod");
+  sbx_starts_record(SBX_START_POD, sbx_starts_clock() - started);
   if (sbx_supervisor_watch(d, shim, ns, name, owner, &err) < 0) fprintf(stderr, "sbxd: watch %s: %s\n", name, err.msg);
   return;
 failed:
+  sbx_starts_failed(SBX_START_POD);
   fprintf(stderr, "sbxd: start %s/%s: %s\n", ns, name, err.msg);
   sbx_pod_event(obj, "Warning", "Failed", err.msg);
   json_object_object_add(x, "nextStartAt", json_object_new_int64(now + 10));
@@ -240,7 +238,7 @@ static void stop_pod(struct sbx_daemon *d, json_object *obj, const char *why, co
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
   set_str(x, "stopping", why);
   sbx_pod_event(obj, "Normal", "Killing", message);
-  if (sbx_supervisor_signal(d, ns, name, owner_of(obj), SIGTERM) < 0) {
+  if (sbx_supervisor_signal(d, ns, name, sbx_object_owner(obj), SIGTERM) < 0) {
     /* not watched (it died meanwhile): its end is handled as a finish */
     json_object_object_del(x, "shimPid");
     set_str(x, "stopping", NULL);
@@ -305,7 +303,7 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
     if (sbx_remove_tree(state_dir) < 0) return sbx_error_sys(err, "remove %s", state_dir);
   }
   if (id) sbx_store_idslot_release(d->store, id, err);
-  if (sbx_store_delete(d->store, "Sandbox", ns, name, owner_of(obj), err) < 0 && err->errnum != ENOENT) return -1;
+  if (sbx_store_delete(d->store, "Sandbox", ns, name, sbx_object_owner(obj), err) < 0 && err->errnum != ENOENT) return -1;
   return 0;
 }
 
@@ -370,7 +368,7 @@ static void pass(struct sbx_daemon *d) {
       json_object_deep_copy(o, &stored, NULL);
       json_object *meta = sbx_json_path(stored, "metadata.annotations");
       if (meta) json_object_object_del(meta, SBX_ANN_OWNER); /* added by the list */
-      if (sbx_store_update(d->store, "Sandbox", ns, name, owner_of(o), stored, &err) < 0)
+      if (sbx_store_update(d->store, "Sandbox", ns, name, sbx_object_owner(o), stored, &err) < 0)
         fprintf(stderr, "sbxd: reconcile %s: %s\n", name, err.msg);
     }
   }

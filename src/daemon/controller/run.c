@@ -27,6 +27,7 @@
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
@@ -304,6 +305,7 @@ static bool is_pod(json_object *obj) {
 
 void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds) {
+  double started = sbx_starts_clock();
   sbx_error_t err = {0};
   struct run_req r;
   if (validate(req, fds, nfds, who, &r, &err) < 0) {
@@ -468,10 +470,12 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(ok, "id", json_object_new_string(id));
   sbx_wire_send(conn, ok, &sp[0], 1, &err);
   close(sp[0]);
+  sbx_starts_record(SBX_START_RUN, sbx_starts_clock() - started);
   sbx_pool_fill(d); /* after the reply: the client does not wait for it */
   return;
 
 undo:
+  sbx_starts_failed(SBX_START_RUN);
   if (have_spare) {
     /* the spare removes its own state when its control socket closes */
     if (spare.ctl >= 0) close(spare.ctl);

@@ -199,8 +199,8 @@ int sbx_volume_open_dir(const char *path, sbx_error_t *err) {
 /* ---------------------------------------------------------------------------------------
  * PersistentVolumeClaims */
 
-static void pvc_paths(struct sbx_daemon *d, uid_t owner, const char *ns, const char *claim, char *image, char *mount,
-                      size_t size) {
+void sbx_pvc_paths(struct sbx_daemon *d, uid_t owner, const char *ns, const char *claim, char *image, char *mount,
+                   size_t size) {
   snprintf(image, size, "%s/volume-images/%u/%s/%s.img", d->root, (unsigned)owner, ns, claim);
   snprintf(mount, size, "%s/volumes/%u/%s/%s", d->root, (unsigned)owner, ns, claim);
 }
@@ -302,7 +302,7 @@ static int pvc_names_ok(const char *ns, const char *claim, sbx_error_t *err) {
 static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t gid,
                              int64_t bytes, json_object *labels, char **host_dir, sbx_error_t *err) {
   char image[PATH_MAX], mount[PATH_MAX];
-  pvc_paths(d, owner, ns, claim, image, mount, sizeof image);
+  sbx_pvc_paths(d, owner, ns, claim, image, mount, sizeof image);
   _cleanup_json_ json_object *obj = NULL;
   if (sbx_store_get(d->store, PVC_KIND, ns, claim, owner, &obj, NULL, err) < 0) {
     if (err->errnum != ENOENT) return -1;
@@ -363,6 +363,23 @@ int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_
   return r;
 }
 
+bool sbx_sandbox_uses_claim(json_object *sb, const char *claim) {
+  const char *name = sbx_json_str(sbx_json_path(sb, "metadata"), "name");
+  if (!name) return false;
+  json_object *vcts = sbx_json_path(sb, "spec.volumeClaimTemplates");
+  for (size_t k = 0; vcts && k < json_object_array_length(vcts); k++) {
+    const char *t = sbx_json_str(sbx_json_path(json_object_array_get_idx(vcts, k), "metadata"), "name");
+    size_t tl = t ? strlen(t) : 0;
+    if (t && strncmp(claim, t, tl) == 0 && claim[tl] == '-' && strcmp(claim + tl + 1, name) == 0) return true;
+  }
+  json_object *vols = sbx_json_path(sb, "spec.podTemplate.spec.volumes");
+  for (size_t k = 0; vols && k < json_object_array_length(vols); k++) {
+    const char *c = sbx_json_str(sbx_json_path(json_object_array_get_idx(vols, k), "persistentVolumeClaim"), "claimName");
+    if (c && strcmp(c, claim) == 0) return true;
+  }
+  return false;
+}
+
 /* The name of one of the owner's sandboxes in ns that uses the claim, or NULL. */
 static char *pvc_user(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, sbx_error_t *err,
                       int *failed) {
@@ -374,20 +391,7 @@ static char *pvc_user(struct sbx_daemon *d, const char *ns, const char *claim, u
   }
   for (size_t i = 0; i < json_object_array_length(items); i++) {
     json_object *sb = json_object_array_get_idx(items, i);
-    const char *name = sbx_json_str(sbx_json_path(sb, "metadata"), "name");
-    if (!name) continue;
-    json_object *vcts = sbx_json_path(sb, "spec.volumeClaimTemplates");
-    for (size_t k = 0; vcts && k < json_object_array_length(vcts); k++) {
-      const char *t = sbx_json_str(sbx_json_path(json_object_array_get_idx(vcts, k), "metadata"), "name");
-      size_t tl = t ? strlen(t) : 0;
-      if (t && strncmp(claim, t, tl) == 0 && claim[tl] == '-' && strcmp(claim + tl + 1, name) == 0)
-        return strdup(name);
-    }
-    json_object *vols = sbx_json_path(sb, "spec.podTemplate.spec.volumes");
-    for (size_t k = 0; vols && k < json_object_array_length(vols); k++) {
-      const char *c = sbx_json_str(sbx_json_path(json_object_array_get_idx(vols, k), "persistentVolumeClaim"), "claimName");
-      if (c && strcmp(c, claim) == 0) return strdup(name);
-    }
+    if (sbx_sandbox_uses_claim(sb, claim)) return strdup(sbx_json_str(sbx_json_path(sb, "metadata"), "name"));
   }
   return NULL;
 }

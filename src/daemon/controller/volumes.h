@@ -34,6 +34,11 @@ int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_
 /* Delete a claim: EBUSY ("in use by sandbox X") while one of the owner's Sandboxes in that
  * namespace references it; else unmount, remove image and mount point, delete the object. */
 int sbx_pvc_remove(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, sbx_error_t *err);
+/* A claim's image file and mount point (buffers of `size`). */
+void sbx_pvc_paths(struct sbx_daemon *d, uid_t owner, const char *ns, const char *claim, char *image, char *mount,
+                   size_t size);
+/* Does the stored Sandbox use the claim (a volumeClaimTemplate's, or a volume's claimName)? */
+bool sbx_sandbox_uses_claim(json_object *sandbox, const char *claim);
 /* At daemon start: mount every stored claim that is not mounted (after a host reboot).
  * Goes on past failures; -1 with the first one in err. */
 int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err);

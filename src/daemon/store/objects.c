@@ -6,6 +6,7 @@
  * shim rewrites atomically and which outlives the daemon. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/store/objects.h"
@@ -46,4 +47,12 @@ json_object *sbx_internal(json_object *obj) {
   x = json_object_new_object();
   json_object_object_add(obj, SBX_INTERNAL, x);
   return x;
+}
+
+uid_t sbx_object_owner(json_object *obj) {
+  json_object *x;
+  long long o = json_object_object_get_ex(obj, SBX_INTERNAL, &x) ? sbx_json_int(x, "owner", -1) : -1;
+  if (o >= 0) return (uid_t)o;
+  const char *u = sbx_json_str(sbx_json_path(obj, "metadata.annotations"), SBX_ANN_OWNER);
+  return u ? (uid_t)strtoul(u, NULL, 10) : 0;
 }

@@ -15,6 +15,9 @@ int sbx_sandbox_find(struct sbx_daemon *d, const char *ns, const char *name, uid
 const char *sbx_sandbox_state_dir(json_object *obj);
 json_object *sbx_sandbox_runtime_status(json_object *obj);
 
+/* whose a listed object is: x-sbx.owner, else the owner annotation the store's list adds */
+uid_t sbx_object_owner(json_object *obj);
+
 /* the object's internal bookkeeping ("x-sbx"), created if absent */
 json_object *sbx_internal(json_object *obj);
 
