@@ -320,6 +320,20 @@ static void cell_status(json_object *obj, const sbx_print_opts_t *o, char *buf, 
   }
 }
 
+/* A ResourceQuota's "RESOURCE: used/hard" for each resource it bounds, as kubectl's REQUEST column. */
+static void cell_quota(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  json_object *st = field(obj, "status"), *hard = field(st, "hard"), *used = field(st, "used");
+  size_t off = 0;
+  buf[0] = '\0';
+  if (!hard || !json_object_is_type(hard, json_type_object)) return;
+  json_object_object_foreach(hard, k, v) {
+    if (off >= size) break;
+    off += (size_t)snprintf(buf + off, size - off, "%s%s: %s/%s", off ? ", " : "", k,
+                            str_field(used, k) ? str_field(used, k) : "0", json_object_get_string(v));
+  }
+}
+
 typedef struct kind_columns {
   const char *kind;
   column_t cols[7];  /* after NAME; {NULL} ends */
@@ -340,6 +354,7 @@ static const kind_columns_t kind_columns[] = {
      {{"STATUS", cell_pvc_status}, {"VOLUME", cell_pvc_volume}, {"CAPACITY", cell_pvc_capacity},
       {"ACCESS MODES", cell_pvc_access}, {"STORAGECLASS", cell_pvc_class}, {"AGE", cell_age}},
      {{"VOLUMEMODE", cell_pvc_mode}, {NULL, NULL}}},
+    {"ResourceQuota", {{"USED/HARD", cell_quota}, {NULL, NULL}}, {{NULL, NULL}}},
 };
 static const kind_columns_t default_columns = {"", {{"AGE", cell_age}, {NULL, NULL}}, {{NULL, NULL}}};
 

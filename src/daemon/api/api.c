@@ -37,6 +37,7 @@ static const struct route routes[] = {
     {"", "secrets", sbx_api_secrets},
     {"", "configmaps", sbx_api_configmaps},
     {"", "persistentvolumeclaims", sbx_api_persistentvolumeclaims},
+    {"", "resourcequotas", sbx_api_resourcequotas},
 };
 
 static bool version_served(const char *group, const char *v) {
