@@ -128,17 +128,11 @@ static void fmt_bytes(int64_t b, char *out, size_t n) {
   else snprintf(out, n, "%.0fMi", (double)b / (1ll << 20));
 }
 
-/* NULL if it fits; else the reason, in `buf`. The owner's quota first (so one person's
- * requests can never take the whole machine), then what the machine has left. */
+/* NULL if it fits; else the reason, in `buf`: what the machine has left, then the owner's
+ * quota (so one person's requests can never take the whole machine). */
 static const char *admission(struct sbx_daemon *d, json_object *all, json_object *obj, char *buf, size_t n) {
   struct sbx_pod_resources r;
   sbx_pod_resources(obj, &r);
-  sbx_error_t err = {0};
-  if (sbx_quota_admit(d, owner_of(obj), &(struct sbx_quota){.requests_cpu = r.cpu_request,
-                                                            .requests_memory = r.mem_request}, &err) < 0) {
-    snprintf(buf, n, "%.*s", (int)(n > 1 ? n - 1 : 0), err.msg);
-    return buf;
-  }
   int64_t cpu, mem, cap_cpu, cap_mem;
   admitted_requests(all, obj, &cpu, &mem);
   sbx_machine_capacity(&cap_cpu, &cap_mem);
@@ -154,6 +148,12 @@ static const char *admission(struct sbx_daemon *d, json_object *all, json_object
     fmt_bytes(cap_mem - mem > 0 ? cap_mem - mem : 0, b, sizeof b);
     fmt_bytes(cap_mem, c, sizeof c);
     snprintf(buf, n, "Insufficient memory: the sandbox requests %s, %s of the machine's %s are left; it starts when others stop or are suspended", a, b, c);
+    return buf;
+  }
+  sbx_error_t err = {0};
+  if (sbx_quota_admit(d, owner_of(obj), &(struct sbx_quota){.requests_cpu = r.cpu_request,
+                                                            .requests_memory = r.mem_request}, &err) < 0) {
+    snprintf(buf, n, "%.*s", (int)(n > 1 ? n - 1 : 0), err.msg);
     return buf;
   }
   return NULL;
