@@ -647,31 +647,43 @@ fail_early: /* the names may be what is wrong: do not echo them */
   return sbx_error_prefix(err, "create cgroup");
 }
 
-int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
-                    const char *name, struct sbx_cgroup **out, sbx_error_t *err) {
-  struct sbx_cgroup *cg;
-  if (cg_prepare(mountinfo_path, fsroot, parent, name, &cg, err) < 0) goto fail_early;
+/* Open every directory of a planned cgroup (its parent's too); with `create`, make what is
+ * missing on the way, the cgroup itself included (fine if it exists: a shared group). */
+static int open_dirs(struct sbx_cgroup *cg, bool create, sbx_error_t *err) {
+  bool v2 = cg->mode == SBX_CGROUP_V2;
   for (size_t i = 0; i < cg->ndirs; i++) {
     struct cg_dir *d = &cg->dirs[i];
     _cleanup_free_ char *mount = dir_mount(cg, i);
-    if (!mount) {
-      sbx_error_set(err, ENOMEM, "cgroup path");
-      goto fail;
+    if (!mount) return sbx_error_set(err, ENOMEM, "cgroup path");
+    if (open_parent(mount, cg->parent, create, v2, d->ctrls, create ? cg->be->prepare_ancestor : NULL,
+                    &d->parent_fd, err) < 0)
+      return -1;
+    if (create && mkdirat(d->parent_fd, cg->name, 0755) == 0) {
+      if (test_hooks && test_hooks->after_mkdir) {
+        _cleanup_fd_ int nfd = openat(d->parent_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (nfd < 0 || test_hooks->after_mkdir(nfd, v2, d->ctrls, test_hooks->data) < 0)
+          return sbx_error_set(err, EIO, "test hook after mkdir %s", d->path);
+      }
+    } else if (create && errno != EEXIST) {
+      return sbx_error_sys(err, "mkdir %s", d->path);
     }
-    if (open_parent(mount, parent, false, false, 0, NULL, &d->parent_fd, err) < 0) goto fail;
-    d->fd = openat(d->parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (d->fd < 0) {
-      sbx_error_sys(err, "open %s", d->path);
-      goto fail;
-    }
+    d->fd = openat(d->parent_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (d->fd < 0) return sbx_error_sys(err, "open %s", d->path);
+  }
+  return 0;
+}
+
+int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
+                    const char *name, struct sbx_cgroup **out, sbx_error_t *err) {
+  struct sbx_cgroup *cg;
+  if (cg_prepare(mountinfo_path, fsroot, parent, name, &cg, err) < 0)
+    return sbx_error_prefix(err, "open cgroup");
+  if (open_dirs(cg, false, err) < 0) {
+    sbx_cgroup_free(cg);
+    return sbx_error_prefix(err, "open cgroup %s/%s", parent, name);
   }
   *out = cg;
   return 0;
-fail:
-  sbx_cgroup_free(cg);
-  return sbx_error_prefix(err, "open cgroup %s/%s", parent, name);
-fail_early:
-  return sbx_error_prefix(err, "open cgroup");
 }
 
 /* ------------------------------------------------------------ operations ---- */
@@ -788,36 +800,7 @@ static int group_open(const char *mountinfo_path, const char *fsroot, const char
   struct sbx_cgroup *cg = cg_new(layout.mode, parent, name);
   int r = cg ? cg_plan_dirs(cg, &layout, err) : sbx_error_set(err, ENOMEM, "cgroup");
   cg_layout_free(&layout);
-  if (r < 0) goto fail;
-  bool v2 = cg->mode == SBX_CGROUP_V2;
-  for (size_t i = 0; i < cg->ndirs; i++) {
-    struct cg_dir *d = &cg->dirs[i];
-    _cleanup_free_ char *mount = dir_mount(cg, i);
-    if (!mount) {
-      sbx_error_set(err, ENOMEM, "cgroup path");
-      goto fail;
-    }
-    if (open_parent(mount, parent, create, v2, d->ctrls, create ? cg->be->prepare_ancestor : NULL, &d->parent_fd,
-                    err) < 0)
-      goto fail;
-    if (create && mkdirat(d->parent_fd, name, 0755) == 0) {
-      if (test_hooks && test_hooks->after_mkdir) {
-        _cleanup_fd_ int nfd = openat(d->parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (nfd < 0 || test_hooks->after_mkdir(nfd, v2, d->ctrls, test_hooks->data) < 0) {
-          sbx_error_set(err, EIO, "test hook after mkdir %s", d->path);
-          goto fail;
-        }
-      }
-    } else if (create && errno != EEXIST) {
-      sbx_error_sys(err, "mkdir %s", d->path);
-      goto fail;
-    }
-    d->fd = openat(d->parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (d->fd < 0) {
-      sbx_error_sys(err, "open %s", d->path);
-      goto fail;
-    }
-  }
+  if (r < 0 || open_dirs(cg, create, err) < 0) goto fail;
   *out = cg;
   return 0;
 fail:
