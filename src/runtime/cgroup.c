@@ -902,6 +902,10 @@ int sbx_cgroup_remove_leftover_any(const char *mountinfo_path, const char *fsroo
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/%s", top, e->d_name);
     rc = sbx_cgroup_remove_leftover(mountinfo_path, fsroot, sub, name, err);
+    /* a group (never a sandbox's cgroup, which may be another daemon's, half made) that
+     * this emptied goes too */
+    if (rc == 0 && (strncmp(e->d_name, "user-", 5) == 0 || strcmp(e->d_name, "pool") == 0))
+      sbx_cgroup_group_release(mountinfo_path, fsroot, sub);
   }
   if (dir) closedir(dir);
   sbx_cgroup_free(cg);

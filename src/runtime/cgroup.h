@@ -89,7 +89,7 @@ int sbx_cgroup_create_in_group(const char *mountinfo_path, const char *fsroot, c
                                const struct sbx_cgroup_limits *limits, struct sbx_cgroup **out,
                                sbx_error_t *err);
 /* Remove leftover cgroup `name` from <top>/<name> and from every <top>/<group>/<name>:
- * what a crash left, wherever it was placed. */
+ * what a crash left, wherever it was placed; a group (user-*, pool) left empty goes too. */
 int sbx_cgroup_remove_leftover_any(const char *mountinfo_path, const char *fsroot, const char *top,
                                    const char *name, sbx_error_t *err);
 
