@@ -140,6 +140,7 @@ def test_four_burners_take_no_more_than_one_persons_share(clean, users):
         assert m, f"{who}'s burner printed {out!r}"
         work[who] += int(m.group(1))
     share = work["bob"] / (work["alice"] + work["bob"])
+    print(f"\nbob's share of the work: {share:.2f} ({work})")
     assert CPUS == 1 or share >= 0.35, (
         f"bob's one burner did {share:.2f} of all the work against alice's four (fair: 0.5, one "
         f"cgroup per sandbox: 0.2); work done: {work}")
