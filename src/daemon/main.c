@@ -23,6 +23,7 @@
 #include "daemon/daemon.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
@@ -40,7 +41,15 @@ static void usage(FILE *f) {
           "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n"
           "  --allow-host-path DIR[:rw]\n"
           "                       sandboxes may mount DIR or below with hostPath, read-only;\n"
-          "                       with :rw the admins may mount it writable (repeatable)\n");
+          "                       with :rw the admins may mount it writable (repeatable)\n"
+          "  --cgroup-parent PATH the top cgroup; each person's sandboxes go in PATH/user-UID (default sbx)\n"
+          "  --default-memory Q, --default-pids N   a sandbox's limits when it sets none\n"
+          "  --user-memory Q, --user-pids N, --user-cpu CPUS   one person's sandboxes together\n"
+          "  --reserve-memory Q, --reserve-cpu CPUS  kept from all sandboxes for the system and sbxd\n"
+          "  --quota-sandboxes N, --quota-requests-cpu CPUS, --quota-requests-memory Q,\n"
+          "  --quota-claims N, --quota-storage Q, --quota-objects N, --quota-object-bytes Q\n"
+          "                       what one person may hold (0 or none: no limit; root is exempt)\n"
+          "                       see docs/operations.md \"Per-person limits and quotas\" for the defaults\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -151,7 +160,8 @@ static void *signals(void *arg) {
 
 int main(int argc, char **argv) {
   static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
-                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
+                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3,
+                                .pool_owner = SBX_POOL_NOBODY};
   const char *root = "/var/lib/sbx", *sock = "/run/sbx/sbx.sock", *admin = NULL;
   static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                        {"socket", required_argument, NULL, 's'},
@@ -160,9 +170,26 @@ int main(int argc, char **argv) {
                                        {"allow-host-path", required_argument, NULL, 'H'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
+                                       /* per-person limits and quotas: controller/quota.c */
+                                       {"cgroup-parent", required_argument, NULL, 'P'},
+                                       {"default-memory", required_argument, NULL, 'P'},
+                                       {"default-pids", required_argument, NULL, 'P'},
+                                       {"user-memory", required_argument, NULL, 'P'},
+                                       {"user-pids", required_argument, NULL, 'P'},
+                                       {"user-cpu", required_argument, NULL, 'P'},
+                                       {"reserve-memory", required_argument, NULL, 'P'},
+                                       {"reserve-cpu", required_argument, NULL, 'P'},
+                                       {"quota-sandboxes", required_argument, NULL, 'P'},
+                                       {"quota-requests-cpu", required_argument, NULL, 'P'},
+                                       {"quota-requests-memory", required_argument, NULL, 'P'},
+                                       {"quota-claims", required_argument, NULL, 'P'},
+                                       {"quota-storage", required_argument, NULL, 'P'},
+                                       {"quota-objects", required_argument, NULL, 'P'},
+                                       {"quota-object-bytes", required_argument, NULL, 'P'},
                                        {NULL, 0, NULL, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  int o, idx = 0;
+  sbx_policy_init(&d.policy);
+  while ((o = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
     switch (o) {
     case 'r': root = optarg; break;
     case 's': sock = optarg; break;
@@ -199,6 +226,14 @@ int main(int argc, char **argv) {
       if (!nr) return 1;
       d.host_paths = nr;
       d.host_paths[d.nhost_paths++] = (struct sbx_host_path_rule){.dir = strdup(canon), .rw = rule.rw};
+      break;
+    }
+    case 'P': {
+      sbx_error_t e = {0};
+      if (sbx_policy_option(&d.policy, opts[idx].name, optarg, &e) < 0) {
+        fprintf(stderr, "sbxd: %s\n", e.msg);
+        return 2;
+      }
       break;
     }
     case 'h': usage(stdout); return 0;
@@ -241,6 +276,10 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/sbx.db", rootabs);
   if (sbx_store_open(path, &d.store, &err) < 0) {
     fprintf(stderr, "sbxd: state database %s: %s\n", path, err.msg);
+    return 1;
+  }
+  if (sbx_policy_apply(&d, &err) < 0) {
+    fprintf(stderr, "sbxd: %s\n", err.msg);
     return 1;
   }
   snprintf(path, sizeof path, "%s/images/host", rootabs);

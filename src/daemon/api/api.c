@@ -39,6 +39,7 @@ static const struct route routes[] = {
     {"", "persistentvolumeclaims", sbx_api_persistentvolumeclaims},
     {"metrics.k8s.io", "pods", sbx_api_podmetrics},
     {"metrics.sbx.x-k8s.io", "users", sbx_api_usermetrics},
+    {"", "resourcequotas", sbx_api_resourcequotas},
 };
 
 static bool version_served(const char *group, const char *v) {

@@ -77,6 +77,7 @@ void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);
 int sbx_api_events(const struct sbx_http_req *r);
+int sbx_api_resourcequotas(const struct sbx_http_req *r); /* api_quota.c */
 int sbx_api_secrets(const struct sbx_http_req *r);                /* api_core.c */
 int sbx_api_configmaps(const struct sbx_http_req *r);             /* api_core.c */
 int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r); /* api_core.c */

@@ -8,6 +8,7 @@
  * shim). A reference that cannot be resolved (a missing secret or key) fails the build
  * with a message that names it; the reconciler shows it as DependenciesNotReady. */
 #include "daemon/controller/podspec.h"
+#include "daemon/controller/quota.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,6 @@
 #include "lib/wire.h"
 #include "runtime/caps.h"
 
-#define DEFAULT_PIDS 4096
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* A stored quantity (always a string: lib/convert.c turns `cpu: 2` into "2"; validated on
@@ -349,10 +349,11 @@ int sbx_podspec_build(const struct sbx_podspec_ctx *x, json_object *sandbox, str
   if (fsgroup >= 0) json_object_object_add(s, "fsGroup", json_object_new_int64(fsgroup));
   json_object *lim = json_object_new_object();
   json_object_object_add(lim, "cpuRequestMilli", json_object_new_int64(r.cpu_request));
-  json_object_object_add(lim, "cpuLimitMilli", json_object_new_int64(r.cpu_limit));
-  json_object_object_add(lim, "memoryLimit", json_object_new_int64(r.mem_limit));
-  json_object_object_add(lim, "pids", json_object_new_int64(DEFAULT_PIDS));
+  json_object_object_add(lim, "cpuLimitMilli", json_object_new_int64(sbx_policy_cpu_limit(x->d, r.cpu_limit)));
+  json_object_object_add(lim, "memoryLimit", json_object_new_int64(r.mem_limit ? r.mem_limit : x->d->policy.default_memory));
+  json_object_object_add(lim, "pids", json_object_new_int64(x->d->policy.default_pids));
   json_object_object_add(s, "limits", lim);
+  sbx_policy_place(x->d, x->owner, s);
   json_object_object_add(s, "restartPolicy", json_object_new_string(sbx_json_str(pod, "restartPolicy") ?: "Always"));
   json_object_object_add(s, "terminationGracePeriodSeconds",
                          json_object_new_int64(sbx_json_int(pod, "terminationGracePeriodSeconds", 30)));

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "daemon/controller/podspec.h"
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
@@ -117,24 +118,19 @@ static void admitted_requests(json_object *all, json_object *self, int64_t *cpu,
   }
 }
 
-static void machine_capacity(int64_t *cpu_milli, int64_t *mem) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  *cpu_milli = (n > 0 ? n : 1) * 1000;
-  *mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
-}
-
 static void fmt_bytes(int64_t b, char *out, size_t n) {
   if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)b / (1ll << 30));
   else snprintf(out, n, "%.0fMi", (double)b / (1ll << 20));
 }
 
-/* NULL if it fits; else the reason, in `buf` */
-static const char *admission(json_object *all, json_object *obj, char *buf, size_t n) {
+/* NULL if it fits; else the reason, in `buf`: what the machine has left, then the owner's
+ * quota (so one person's requests can never take the whole machine). */
+static const char *admission(struct sbx_daemon *d, json_object *all, json_object *obj, char *buf, size_t n) {
   struct sbx_pod_resources r;
   sbx_pod_resources(obj, &r);
   int64_t cpu, mem, cap_cpu, cap_mem;
   admitted_requests(all, obj, &cpu, &mem);
-  machine_capacity(&cap_cpu, &cap_mem);
+  sbx_machine_capacity(&cap_cpu, &cap_mem);
   if (r.cpu_request > cap_cpu - cpu) {
     snprintf(buf, n, "Insufficient cpu: the sandbox requests %" PRId64 "m, %" PRId64 "m of the machine's %" PRId64
              "m are left; it starts when others stop or are suspended",
@@ -147,6 +143,12 @@ static const char *admission(json_object *all, json_object *obj, char *buf, size
     fmt_bytes(cap_mem - mem > 0 ? cap_mem - mem : 0, b, sizeof b);
     fmt_bytes(cap_mem, c, sizeof c);
     snprintf(buf, n, "Insufficient memory: the sandbox requests %s, %s of the machine's %s are left; it starts when others stop or are suspended", a, b, c);
+    return buf;
+  }
+  sbx_error_t err = {0};
+  if (sbx_quota_admit(d, sbx_object_owner(obj), &(struct sbx_quota){.requests_cpu = r.cpu_request,
+                                                            .requests_memory = r.mem_request}, &err) < 0) {
+    snprintf(buf, n, "%.*s", (int)(n > 1 ? n - 1 : 0), err.msg);
     return buf;
   }
   return NULL;
@@ -164,12 +166,12 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
   uid_t owner = sbx_object_owner(obj);
   gid_t gid = (gid_t)sbx_json_int(x, "ownerGid", owner);
-  char why[400];
+  char why[600];
   sbx_error_t err = {0};
   time_t now = time(NULL);
   if (sbx_json_int(x, "nextStartAt", 0) > now) return; /* backing off */
 
-  const char *pending = admission(all, obj, why, sizeof why);
+  const char *pending = admission(d, all, obj, why, sizeof why);
   if (pending) {
     if (strcmp(sbx_json_str(x, "pending") ?: "", pending) != 0) sbx_pod_event(obj, "Warning", "FailedScheduling", pending);
     set_str(x, "pending", pending);
@@ -296,7 +298,8 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   const char *ns = sbx_json_str(sbx_json_path(obj, "metadata"), "namespace") ?: "default";
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
-  if (id && sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", id, err) < 0)
+  if (id && sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, id,
+                                           err) < 0)
     fprintf(stderr, "sbxd: remove %s: %s\n", name, err->msg);
   if (state_dir) {
     sbx_volumes_release(d, state_dir);

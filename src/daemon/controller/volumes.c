@@ -22,6 +22,7 @@
  *   is the canonical one of what was opened.
  * - Secrets of other users are looked up with the owner's uid only: they answer exactly
  *   like missing ones. */
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 
 #include <errno.h>
@@ -312,6 +313,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
                            "an image for persistentvolumeclaim \"%s\" exists at %s without its object; "
                            "move it away to create the claim afresh",
                            claim, image);
+    if (sbx_quota_admit(d, owner, &(struct sbx_quota){.claims = 1, .storage = bytes}, err) < 0) return -1;
     obj = pvc_new_object(ns, claim, bytes, labels, image, mount);
     if (sbx_store_create(d->store, PVC_KIND, ns, claim, owner, obj, err) < 0) return -1;
   }
