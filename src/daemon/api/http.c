@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/cleanup.h"
@@ -17,12 +18,21 @@ int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o) {
   return MHD_YES;
 }
 
+int sbx_http_text(const struct sbx_http_req *r, unsigned code, const char *text) {
+  free(r->resp->text);
+  r->resp->code = code;
+  r->resp->text = strdup(text);
+  return MHD_YES;
+}
+
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
   size_t len;
-  const char *text = json_object_to_json_string_length(resp->body, JSON_C_TO_STRING_PLAIN, &len);
+  const char *text = resp->text;
+  if (text) len = strlen(text);
+  else text = json_object_to_json_string_length(resp->body, JSON_C_TO_STRING_PLAIN, &len);
   struct MHD_Response *m = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
   if (!m) return MHD_NO;
-  MHD_add_response_header(m, "Content-Type", "application/json");
+  MHD_add_response_header(m, "Content-Type", resp->text ? "text/plain; charset=utf-8" : "application/json");
   int ret = MHD_queue_response(c, resp->code, m);
   MHD_destroy_response(m);
   return ret;
@@ -66,6 +76,13 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key) {
   if (r->query) return sbx_json_str(r->query, key);
   return r->c ? MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+bool sbx_http_query_has(const struct sbx_http_req *r, const char *key) {
+  if (r->query) return json_object_object_get_ex(r->query, key, NULL);
+  const char *v;
+  size_t vlen;
+  return r->c && MHD_lookup_connection_value_n(r->c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &vlen) == MHD_YES;
 }
 
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered) {

@@ -22,6 +22,7 @@ struct MHD_Connection;
 struct sbx_http_resp {
   unsigned code;
   json_object *body;
+  char *text; /* or a plain-text body (malloc'd; /healthz and friends), which wins */
 };
 
 struct sbx_http_req {
@@ -45,6 +46,8 @@ typedef int (*sbx_http_handler_fn)(const struct sbx_http_req *r);
 /* Answer with o (a new reference is taken) or a Status; both return 1 (MHD_YES). */
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o);
 int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message);
+/* Answer with plain text (copied), as Kubernetes' health endpoints do; returns 1. */
+int sbx_http_text(const struct sbx_http_req *r, unsigned code, const char *text);
 /* queue a handler's answer on a libmicrohttpd connection */
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 /* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",
@@ -53,6 +56,8 @@ int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_error_t *err);
 /* the query argument `key`, or NULL */
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key);
+/* whether the query has `key` at all (?verbose counts, with or without a value) */
+bool sbx_http_query_has(const struct sbx_http_req *r, const char *key);
 /* ?allUsers=true: the owner to list (SBX_OWNER_ANY for everyone, else the caller);
  * -1 with a 403 already answered when a non-admin asks for everyone */
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered);
@@ -68,6 +73,9 @@ json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_o
 /* the stream protocol's `api` operation: one REST request in a frame (api.c) */
 void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds);
+
+/* /healthz, /livez, /readyz (health.c): 1 when url is one of them (answered), else 0 */
+int sbx_api_health(const struct sbx_http_req *r, const char *url);
 
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);
