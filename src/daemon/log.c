@@ -126,28 +126,24 @@ static int install(const char *path, int *target, sbx_error_t *err) {
   return 0;
 }
 
-int sbx_log_set_file(const char *path, sbx_error_t *err) {
+/* open path in place of *target and remember it as *saved, for sbx_log_reopen */
+static int set_file(const char *path, int *target, char **saved, sbx_error_t *err) {
   pthread_mutex_lock(&files_lock);
-  int stderr_fd = STDERR_FILENO;
-  int r = install(path, &stderr_fd, err);
+  int r = install(path, target, err);
   if (r == 0) {
-    free(log_path);
-    log_path = strdup(path);
+    free(*saved);
+    *saved = strdup(path);
   }
   pthread_mutex_unlock(&files_lock);
   return r;
 }
 
-int sbx_log_set_access_file(const char *path, sbx_error_t *err) {
-  pthread_mutex_lock(&files_lock);
-  int r = install(path, &access_fd, err);
-  if (r == 0) {
-    free(access_path);
-    access_path = strdup(path);
-  }
-  pthread_mutex_unlock(&files_lock);
-  return r;
+int sbx_log_set_file(const char *path, sbx_error_t *err) {
+  int stderr_fd = STDERR_FILENO;
+  return set_file(path, &stderr_fd, &log_path, err);
 }
+
+int sbx_log_set_access_file(const char *path, sbx_error_t *err) { return set_file(path, &access_fd, &access_path, err); }
 
 int sbx_log_reopen(sbx_error_t *err) {
   pthread_mutex_lock(&files_lock);

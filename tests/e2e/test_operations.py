@@ -166,6 +166,16 @@ def test_access_log_names_alice_and_sighup_reopens_the_logs(users):
         assert any(f"proto=http {u} verb=GET object=/version code=200 duration_ms=" in x for x in lines), text
         assert "proto=" not in log.read_text(), "access lines went to the log as well"
 
+        # attack: alice forges a log line with a newline in the path (libmicrohttpd decodes
+        # %0A); it must stay inside her own, quoted, line
+        before = len(access.read_text().splitlines())
+        forged = "2026-01-01T00:00:00.000Z level=error msg=forged-by-alice"
+        assert curl(d.sock, "/version%0A" + forged.replace(" ", "%20"), user=alice)[0] == 404
+        lines = access.read_text().splitlines()
+        assert len(lines) == before + 1, lines[before:]
+        assert not any(x.startswith("2026-01-01") for x in lines), lines[before:]
+        assert f"{u} verb=GET object=\"/version\\n{forged}\" code=404" in lines[-1], lines[-1]
+
         # a client that hangs up in the middle of a request: libmicrohttpd's complaint about
         # it stays at debug level, out of the log
         import socket as socketmod
