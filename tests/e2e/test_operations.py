@@ -217,6 +217,42 @@ def test_health_endpoints_answer_anyone(daemon, users):
     assert (code, body.splitlines()) == (200, ["[+]ping ok", "livez check passed"]), body
 
 
+def test_systemd_readiness_over_notify_socket():
+    """sbxd under systemd (Type=notify): READY=1 on $NOTIFY_SOCKET once it is ready (and
+    /readyz agrees), STOPPING=1 when it stops."""
+    import socket as socketmod
+    tmp = tmpdir("sbx-e2e-notify-")
+    # an abstract socket, as systemd itself uses ("@" in $NOTIFY_SOCKET)
+    addr = f"@sbx-e2e-notify-{os.getpid()}-{time.monotonic_ns()}"
+    s = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_DGRAM)
+    s.bind("\0" + addr[1:])
+    s.settimeout(30)
+
+    class NotifiedDaemon(Daemon):
+        def env(self, user=None):
+            return {**super().env(user), "NOTIFY_SOCKET": addr}
+
+    d = NotifiedDaemon(build_dir(), tmp, ["--warm-pool", "1"])
+    try:
+        d.start()
+        got = []
+        while "READY=1" not in got:
+            got += s.recv(4096).decode().split("\n")
+        assert "STATUS=serving" in got, got
+        assert curl(d.sock, "/readyz")[1] == "ok"
+        d.proc.send_signal(signal.SIGTERM)
+        d.proc.wait(timeout=10)
+        assert "STOPPING=1" in s.recv(4096).decode().split("\n")
+    finally:
+        s.close()
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        else:  # stopped by the test: start it again to delete its spare, then stop it
+            d.start()
+            d.stop()
+        d.remove_tmp()
+
+
 # --- backup ------------------------------------------------------------------------------------
 
 def test_sqlite_online_backup_of_a_running_daemon(daemon, sbx, users, tmp_path):
