@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2086,SC2116  # pid, id and mount lists are split on purpose (they hold no blanks)
+# shellcheck disable=SC2086,SC2116,SC2046  # pid, id and mount lists are split on purpose (they hold no blanks)
 # uninstall.sh (installed as sbx-uninstall): takes sbx off this machine.
 #
 # In order: stops sbxd (the systemd unit, else the daemon run from PREFIX), stops every
@@ -65,24 +65,26 @@ socket=${socket:-$destdir/run/sbx/sbx.sock}
 case $state in /?*) ;; *) die "--root must be an absolute directory other than /, not $state" ;; esac
 state=$(realpath -m "$state")
 
-# pids whose executable is one of the given paths (also when the file was replaced or removed)
+# pids whose executable is PATH (also when the file was replaced or removed); a process's
+# comm is read with a builtin first, so a busy host's /proc is walked without a fork each
 pids_of() {
-  local p exe want
+  local p exe comm want=$1 name
+  name=$(basename "$want")
   for p in /proc/[0-9]*; do
+    read -r comm 2>/dev/null <"$p/comm" || continue
+    [ "$comm" = "${name:0:15}" ] || continue
     exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    exe=${exe% (deleted)}
-    for want in "$@"; do
-      if [ "$exe" = "$want" ]; then echo "${p#/proc/}"; break; fi
-    done
+    if [ "${exe% (deleted)}" = "$want" ]; then echo "${p#/proc/}"; fi
   done
 }
 
 # pids of the sbx-shim processes of these sandbox ids (a shim's first argument is its id)
 shims_of() {
-  local p id arg1
+  local p id arg1 comm
   [ $# -gt 0 ] || return 0
   for p in /proc/[0-9]*; do
-    [ "$(cat "$p/comm" 2>/dev/null)" = sbx-shim ] || continue
+    read -r comm 2>/dev/null <"$p/comm" || continue
+    [ "$comm" = sbx-shim ] || continue
     arg1=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | sed -n 2p) || continue
     for id in "$@"; do
       if [ "$arg1" = "$id" ]; then echo "${p#/proc/}"; break; fi
@@ -109,6 +111,10 @@ sandbox_ids() {
   if [ -d "$state/sandboxes" ]; then find "$state/sandboxes" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'; fi
 }
 
+# the sandboxes (and warm-pool spares) known before the daemon stops: a spare removes its
+# own state directory when the daemon goes, and its cgroup must still be checked
+ids_before=$(sandbox_ids)
+
 # --- 1. the daemon -----------------------------------------------------------------------
 if [ -z "$destdir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   if systemctl list-unit-files sbxd.service >/dev/null 2>&1; then
@@ -128,7 +134,7 @@ if [ -n "$daemons" ]; then
 fi
 
 # --- 2. every sandbox ----------------------------------------------------------------------
-ids=$(sandbox_ids)
+ids=$(printf '%s\n' $ids_before $(sandbox_ids) | sort -u)
 shims=$(shims_of $ids)
 [ -z "$shims" ] || { say "stopping $(echo $shims | wc -w) sandbox shim(s)"; kill -KILL $shims 2>/dev/null || true; }
 for id in $ids; do
@@ -145,7 +151,7 @@ for id in $ids; do
     find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
 done
-[ -z "$ids" ] || say "stopped the sandboxes of $state ($(echo $ids | wc -w))"
+[ -z "$ids" ] || say "stopped the sandboxes and spares of $state ($(echo $ids | wc -w))"
 
 # --- 3. mounts and loop devices --------------------------------------------------------------
 for _ in 1 2 3 4 5; do
@@ -155,7 +161,14 @@ for _ in 1 2 3 4 5; do
     umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
   done <<<"$mps"
 done
-for dev in $(loops_under); do losetup -d "$dev" 2>/dev/null || true; done
+# a volume's loop device clears itself once unmounted, which the kernel may finish a moment
+# later: detach what is left, and wait (5 s at most) until none is left
+for _ in $(seq 1 50); do
+  devs=$(loops_under)
+  [ -z "$devs" ] && break
+  for dev in $devs; do losetup -d "$dev" 2>/dev/null || true; done
+  sleep 0.1
+done
 
 # --- 4. what was installed -------------------------------------------------------------------
 removed=0
