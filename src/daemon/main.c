@@ -1,8 +1,11 @@
-/* main.c: sbxd, the daemon. Start-up in order: arguments, root check, state directory,
- * store, the host image, helper binaries (sbx-shim, and sbx-init sealed into a memfd once),
- * the host id pool check, the supervisor (re-adopting sandboxes a previous daemon left
- * running), then the socket. SIGTERM/SIGINT stop the daemon and leave every sandbox
- * running: a new sbxd picks them up again. */
+/* main.c: sbxd, the daemon. Start-up in order: settings (defaults, /etc/sbx/sbxd.conf, then
+ * flags: config.c over the option table below; --check-config stops there), the log files,
+ * root check, state directory, store, the host image, helper binaries (sbx-shim, and
+ * sbx-init sealed into a memfd once), the host id pool check, the supervisor (re-adopting
+ * sandboxes a previous daemon left running), then the socket. SIGTERM/SIGINT stop the
+ * daemon and leave every sandbox running: a new sbxd picks them up again; SIGHUP reopens
+ * the log files. Readiness (/readyz, and READY=1 to systemd) comes once recovery, the
+ * reconciler and the warm pool are up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Daemon, build_dir
+from conftest import REPO, Daemon, build_dir, sanitizer_reports
 from sbxlib import explain, host_mounts_under, host_pids_with_marker, marker, pid_alive, unique_name, wait_until
 from workspaces import applied, container, exec_in, get, ready, sandbox, wait_ready
 
@@ -80,6 +80,10 @@ def private_daemon(tmp, binaries, extra_args=()):
         problems = []
         if d.proc is not None and d.proc.poll() is None:
             problems = d.stop()
+        for f in tmp.glob("*.log*"):  # --log-file is the daemon's stderr: sanitizers report there
+            found = sanitizer_reports(f.read_text(errors="replace"))
+            if found:
+                problems.append(f"sanitizer reports in {f}: {found}\n{f.read_text(errors='replace')[-20000:]}")
         d.remove_tmp()
         assert not problems, "\n".join(problems)
 
