@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,6 +89,12 @@ struct sbx_daemon {
   int wake_fd;
   sbx_shim_exit_fn on_shim_exit; /* what the supervisor calls when a shim has exited */
   struct sbx_policy policy;      /* per-person limits and quotas */
+  char *log_file;    /* --log-file, or NULL: stderr */
+  char *access_log;  /* --access-log, or NULL: the log */
+  /* readiness (/readyz): set once each part of the start-up is done */
+  atomic_bool recovered;   /* volumes re-mounted, running sandboxes adopted */
+  atomic_bool reconciled;  /* the reconciler finished its first pass */
+  atomic_bool pool_filled; /* the warm pool's first fill is done */
 };
 
 struct sbx_caller {

@@ -90,7 +90,35 @@ static int send_all(int sock, const char *buf, size_t len, sbx_error_t *err) {
   return 0;
 }
 
+/* the outcome of the last reply frame this thread sent (sbx_wire_last_reply_code) */
+static _Thread_local unsigned last_reply_code;
+
+static unsigned reason_code(const char *reason) {
+  static const struct {
+    const char *reason;
+    unsigned code;
+  } codes[] = {{"BadRequest", 400}, {"Unauthorized", 401}, {"Forbidden", 403}, {"NotFound", 404},
+               {"Conflict", 409},   {"AlreadyExists", 409}, {"Gone", 410},     {"Invalid", 422},
+               {"TooManyRequests", 429}};
+  for (size_t i = 0; reason && i < sizeof codes / sizeof codes[0]; i++)
+    if (strcmp(codes[i].reason, reason) == 0) return codes[i].code;
+  return 500;
+}
+
+static void note_reply(json_object *msg) {
+  json_object *ok, *code;
+  if (!json_object_object_get_ex(msg, "ok", &ok)) return;
+  if (json_object_object_get_ex(msg, "code", &code) && json_object_is_type(code, json_type_int))
+    last_reply_code = (unsigned)json_object_get_int(code);
+  else
+    last_reply_code = json_object_get_boolean(ok) ? 200 : reason_code(sbx_json_str(msg, "reason"));
+}
+
+unsigned sbx_wire_last_reply_code(void) { return last_reply_code; }
+void sbx_wire_last_reply_reset(void) { last_reply_code = 0; }
+
 int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_error_t *err) {
+  note_reply(msg);
   size_t len = 0;
   const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
   if (!text) return sbx_error_set(err, ENOMEM, "encode message");

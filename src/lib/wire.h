@@ -61,6 +61,12 @@ size_t sbx_json_len(json_object *o, const char *key);
 /* element i of o's array member `key`, NULL if none */
 json_object *sbx_json_at(json_object *o, const char *key, size_t i);
 
+/* The outcome of the last reply frame (one with an "ok" member) this thread sent, as an
+ * HTTP code: its "code" member when it has one (the api operation), 200 for ok, else the
+ * code of its reason (NotFound 404, Forbidden 403, Invalid 422…, unknown 500); 0 when none
+ * was sent since sbx_wire_last_reply_reset(). For the access log. */
+unsigned sbx_wire_last_reply_code(void);
+void sbx_wire_last_reply_reset(void);
 /* Answer a stream request with its error frame {"ok":false,"reason":…,"message":…}. */
 void sbx_stream_reply_error(int conn, const char *reason, const char *message);
 /* reason from err->errnum: ENOENT NotFound, EINVAL Invalid, EBUSY Conflict, EACCES Forbidden */

@@ -292,7 +292,9 @@ static void test_usage(void) {
   close(usage_done[0]);
   close(usage_done[1]);
   if (ok_or_report(sbx_cgroup_usage(cg, &u, &err), &err, "usage of a busy cgroup")) {
-    check(u.cpu_usec >= 200000, "cpu.stat usage_usec = %llu >= 200000", (unsigned long long)u.cpu_usec);
+    /* the child burned 200 ms by its own clock; the cgroup's count is flushed lazily and
+     * the time before the child joined is not the cgroup's: ask for most of it, not all */
+    check(u.cpu_usec >= 150000, "cpu.stat usage_usec = %llu >= 150000", (unsigned long long)u.cpu_usec);
     check(u.memory_bytes >= (16u << 20), "memory.current = %llu >= 16 MiB", (unsigned long long)u.memory_bytes);
     check(u.memory_peak_bytes >= u.memory_bytes, "memory.peak = %llu >= memory.current",
           (unsigned long long)u.memory_peak_bytes);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/api/http.h"
 #include "daemon/api/api.h"
 #include "lib/cleanup.h"
@@ -20,6 +21,7 @@
 #define MAX_BODY (8u << 20)
 
 struct request {
+  long long start; /* sbx_log_now_ns() at the request's first call, for the access log */
   char *body;
   size_t len;
   bool too_large;
@@ -92,12 +94,13 @@ static int route(struct sbx_http_req *r, char *path) {
   return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
 }
 
-/* One request, from either entry: /version, /metrics or a resource route. */
+/* One request, from either entry: /version, /metrics, the health checks or a resource route. */
 static void serve(struct sbx_http_req *req, const char *url) {
   if (strcmp(url, "/metrics") == 0) {
     sbx_api_prometheus(req);
     return;
   }
+  if (sbx_api_health(req, url)) return;
   if (strcmp(url, "/version") == 0) {
     _cleanup_json_ json_object *v = json_object_new_object();
     json_object_object_add(v, "gitVersion", json_object_new_string("v" SBX_VERSION));
@@ -122,6 +125,7 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
   if (!*con_cls) {
     struct request *r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
+    r->start = sbx_log_now_ns();
     *con_cls = r;
     return MHD_YES;
   }
@@ -143,18 +147,19 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
   struct sbx_http_resp resp = {0};
   struct sbx_http_req req = {.d = d, .c = c, .method = method, .body = r->body, .body_len = r->len, .resp = &resp};
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  struct sbx_caller who;
+  struct sbx_caller who = {.uid = (uid_t)-1};
   sbx_error_t err = {0};
-  if (r->too_large)
-    sbx_http_status(&req, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
-  else if (!ci || sbx_caller_from_socket(d, ci->connect_fd, &who, &err) < 0)
+  if (!ci || sbx_caller_from_socket(d, ci->connect_fd, &who, &err) < 0)
     sbx_http_status(&req, 500, "InternalError", "cannot tell who is calling");
+  else if (r->too_large)
+    sbx_http_status(&req, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
   else {
     req.who = &who;
     serve(&req, url);
   }
   sbx_api_count(resp.code);
   int ret = sbx_http_queue(c, &resp);
+  sbx_log_access("http", who.uid, method, url, resp.code, r->start);
   json_object_put(resp.body);
   free(resp.text);
   return ret;

@@ -84,6 +84,13 @@ const char *sbx_http_query(const struct sbx_http_req *r, const char *key) {
   return r->c ? MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key) : NULL;
 }
 
+bool sbx_http_query_has(const struct sbx_http_req *r, const char *key) {
+  if (r->query) return json_object_object_get_ex(r->query, key, NULL);
+  const char *v;
+  size_t vlen;
+  return r->c && MHD_lookup_connection_value_n(r->c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &vlen) == MHD_YES;
+}
+
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered) {
   const char *all = sbx_http_query(r, "allUsers");
   if (all && strcmp(all, "admin") == 0) {

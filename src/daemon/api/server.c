@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/api/http.h"
 #include "daemon/api/api.h"
 #include "daemon/controller/controller.h"
@@ -112,12 +113,13 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
   if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) pending_release(cr.uid);
 }
 
+/* libmicrohttpd's own messages are about single connections (a client that went away, TCP
+ * options a unix socket does not have): debug level, so they stay out of the log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
-  /* TCP socket options do not apply to unix sockets; libmicrohttpd tries them anyway */
-  if (strstr(fmt, "TCP_NODELAY") || strstr(fmt, "TCP_CORK") || strstr(fmt, "push the data")) return;
-  fputs("sbxd: http: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  sbx_log(SBX_LOG_DEBUG, "http: %s", msg);
 }
 
 int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err) {
@@ -173,10 +175,17 @@ static void serve_stream(struct sbx_daemon *d, int fd) {
   const struct stream_op *o = NULL;
   for (size_t i = 0; op && i < sizeof stream_ops / sizeof stream_ops[0]; i++)
     if (strcmp(stream_ops[i].name, op) == 0) o = &stream_ops[i];
+  long long start = sbx_log_now_ns();
+  sbx_wire_last_reply_reset();
   if (o)
     o->fn(d, fd, &who, req, fds, nfds);
   else
     sbx_stream_reply_error(fd, "BadRequest", "unknown stream operation");
+  /* the access log: an api request by its method and path, any other operation by its
+   * name and the sandbox it acts on */
+  bool api = op && strcmp(op, "api") == 0;
+  const char *object = api ? sbx_json_str(req, "path") : sbx_json_str(req, "name");
+  sbx_log_access("stream", who.uid, api ? sbx_json_str(req, "method") : op, object, sbx_wire_last_reply_code(), start);
   sbx_wire_close_fds(fds, nfds);
   json_object_put(req);
 }
@@ -228,7 +237,7 @@ void sbx_server_accept_loop(struct sbx_daemon *d) {
         usleep(100000); /* out of resources: back off rather than spin */
         continue;
       }
-      fprintf(stderr, "sbxd: accept: %s\n", strerror(errno));
+      sbx_log(SBX_LOG_ERROR, "accept: %s", strerror(errno));
       break;
     }
     struct conn *c = malloc(sizeof *c);

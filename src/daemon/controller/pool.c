@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/controller/pool.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/quota.h"
@@ -119,7 +120,7 @@ void sbx_pool_fill(struct sbx_daemon *d) {
     d->spares_starting--;
     pthread_mutex_unlock(&d->lock);
     if (r < 0) {
-      fprintf(stderr, "sbxd: warm pool: %s\n", err.msg);
+      sbx_log(SBX_LOG_WARN, "warm pool: %s", err.msg);
       return;
     }
   }
@@ -181,7 +182,7 @@ void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
     snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, e->d_name);
     if (sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, e->d_name,
                                        &err) < 0)
-      fprintf(stderr, "sbxd: remove the cgroup of %s: %s\n", e->d_name, err.msg);
+      sbx_log(SBX_LOG_WARN, "remove the cgroup of %s: %s", e->d_name, err.msg);
     sbx_remove_tree(path);
     sbx_store_idslot_release(d->store, e->d_name, &err);
   }

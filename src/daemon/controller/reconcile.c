@@ -32,6 +32,7 @@
 #include "daemon/controller/podspec.h"
 #include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/log.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
@@ -224,11 +225,11 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   set_str(x, "stopping", NULL);
   sbx_pod_event(obj, "Normal", "Scheduled", "started the sandbox's pod");
   sbx_starts_record(SBX_START_POD, sbx_starts_clock() - started);
-  if (sbx_supervisor_watch(d, shim, ns, name, owner, &err) < 0) fprintf(stderr, "sbxd: watch %s: %s\n", name, err.msg);
+  if (sbx_supervisor_watch(d, shim, ns, name, owner, &err) < 0) sbx_log(SBX_LOG_ERROR, "watch %s: %s", name, err.msg);
   return;
 failed:
   sbx_starts_failed(SBX_START_POD);
-  fprintf(stderr, "sbxd: start %s/%s: %s\n", ns, name, err.msg);
+  sbx_log(SBX_LOG_ERROR, "start %s/%s: %s", ns, name, err.msg);
   sbx_pod_event(obj, "Warning", "Failed", err.msg);
   json_object_object_add(x, "nextStartAt", json_object_new_int64(now + 10));
 }
@@ -275,7 +276,7 @@ static enum outcome reconcile_one(struct sbx_daemon *d, json_object *all, json_o
   if (sbx_json_bool(x, "deleteWhenStopped", 0) && !running(obj)) {
     sbx_error_t err = {0};
     if (sbx_pod_remove(d, obj, &err) == 0) return REMOVED;
-    fprintf(stderr, "sbxd: remove %s: %s\n", sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "?", err.msg);
+    sbx_log(SBX_LOG_ERROR, "remove %s: %s", sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "?", err.msg);
   }
   const char *want = wanted(obj);
   char hash[24];
@@ -300,7 +301,7 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
   if (id && sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, id,
                                            err) < 0)
-    fprintf(stderr, "sbxd: remove %s: %s\n", name, err->msg);
+    sbx_log(SBX_LOG_ERROR, "remove %s: %s", name, err->msg);
   if (state_dir) {
     sbx_volumes_release(d, state_dir);
     if (sbx_remove_tree(state_dir) < 0) return sbx_error_sys(err, "remove %s", state_dir);
@@ -321,7 +322,7 @@ void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   const char *phase = sbx_json_str(rt, "phase") ?: "";
   json_object_object_del(x, "shimPid");
   if (sbx_json_bool(x, "deleteWhenStopped", 0)) {
-    if (sbx_pod_remove(d, obj, &err) < 0) fprintf(stderr, "sbxd: remove %s: %s\n", name, err.msg);
+    if (sbx_pod_remove(d, obj, &err) < 0) sbx_log(SBX_LOG_ERROR, "remove %s: %s", name, err.msg);
     goto out;
   }
   if (stopping) {
@@ -346,7 +347,7 @@ void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
     sbx_pod_event(obj, "Warning", "BackOff", msg);
   }
   if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record the end of %s: %s\n", name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record the end of %s: %s", name, err.msg);
 out:
   pthread_mutex_unlock(&d->objects_lock);
   sbx_reconcile_kick();
@@ -358,7 +359,7 @@ static void pass(struct sbx_daemon *d) {
   _cleanup_json_ json_object *all = NULL;
   if (sbx_store_list(d->store, "Sandbox", NULL, SBX_OWNER_ANY, &all, &err) < 0) {
     pthread_mutex_unlock(&d->objects_lock);
-    fprintf(stderr, "sbxd: reconcile: %s\n", err.msg);
+    sbx_log(SBX_LOG_ERROR, "reconcile: %s", err.msg);
     return;
   }
   for (size_t i = 0; i < json_object_array_length(all); i++) {
@@ -372,7 +373,7 @@ static void pass(struct sbx_daemon *d) {
       json_object *meta = sbx_json_path(stored, "metadata.annotations");
       if (meta) json_object_object_del(meta, SBX_ANN_OWNER); /* added by the list */
       if (sbx_store_update(d->store, "Sandbox", ns, name, sbx_object_owner(o), stored, &err) < 0)
-        fprintf(stderr, "sbxd: reconcile %s: %s\n", name, err.msg);
+        sbx_log(SBX_LOG_ERROR, "reconcile %s: %s", name, err.msg);
     }
   }
   pthread_mutex_unlock(&d->objects_lock);
@@ -382,6 +383,7 @@ static void *loop(void *arg) {
   struct sbx_daemon *d = arg;
   for (;;) {
     pass(d);
+    atomic_store(&d->reconciled, true); /* /readyz: the first pass is done */
     pthread_mutex_lock(&kick_lock);
     if (!kicked) {
       struct timespec ts;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
 #include "daemon/controller/quota.h"
@@ -470,9 +471,9 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(running, "running", since);
   set_status(obj, "True", "SandboxRunning", NULL, running);
   if (sbx_store_update(d->store, "Sandbox", r.ns, r.name, who->uid, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record %s: %s\n", r.name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record %s: %s", r.name, err.msg);
   if (sbx_supervisor_watch(d, shim, r.ns, r.name, who->uid, &err) < 0)
-    fprintf(stderr, "sbxd: watch %s: %s\n", r.name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "watch %s: %s", r.name, err.msg);
 
   ok = json_object_new_object();
   json_object_object_add(ok, "ok", json_object_new_boolean(1));
@@ -539,7 +540,7 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   set_status(obj, "False", reason ? reason : "Error", sbx_json_str(st, "message"), state);
   json_object_object_del(x, "shimPid");
   if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record the end of %s: %s\n", name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record the end of %s: %s", name, err.msg);
   json_object_put(obj);
 }
 
@@ -586,7 +587,7 @@ void sbx_run_recover(struct sbx_daemon *d) {
   sbx_error_t err = {0};
   _cleanup_json_ json_object *all = NULL;
   if (sbx_store_list(d->store, "Sandbox", NULL, SBX_OWNER_ANY, &all, &err) < 0) {
-    fprintf(stderr, "sbxd: cannot list sandboxes: %s\n", err.msg);
+    sbx_log(SBX_LOG_ERROR, "cannot list sandboxes: %s", err.msg);
     return;
   }
   _cleanup_json_ json_object *live = json_object_new_object();

@@ -24,6 +24,7 @@
  *   like missing ones. */
 #include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -449,7 +450,7 @@ int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err) {
     struct passwd *pw = getpwuid(owner);
     sbx_error_t e = {0};
     if (sbx_pvc_ensure(d, ns, name, owner, pw ? pw->pw_gid : (gid_t)owner, 0, NULL, NULL, &e) < 0) {
-      fprintf(stderr, "sbxd: volume %s/%s of uid %u: %s\n", ns, name, (unsigned)owner, e.msg);
+      sbx_log(SBX_LOG_ERROR, "volume %s/%s of uid %u: %s", ns, name, (unsigned)owner, e.msg);
       if (r == 0) *err = e;
       r = -1;
     }
@@ -915,7 +916,7 @@ void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir) {
   if (n) qsort(mps, n, sizeof *mps, by_length_desc);
   for (size_t i = 0; i < n; i++) {
     sbx_error_t e = {0};
-    if (sbx_umount(mps[i], true, &e) < 0) fprintf(stderr, "sbxd: release %s: %s\n", mps[i], e.msg);
+    if (sbx_umount(mps[i], true, &e) < 0) sbx_log(SBX_LOG_WARN, "release %s: %s", mps[i], e.msg);
     free(mps[i]);
   }
   free(mps);
