@@ -284,7 +284,10 @@ static int apply_option(int o, const char *optarg, sbx_error_t *err) {
     sbx_log_set_level(level);
     break;
   }
-  default: return -1;
+  default:
+    for (const struct option *opt = opts; opt->name; opt++)
+      if (opt->val == o && o >= OPT_POLICY) return sbx_policy_option(&d.policy, opt->name, optarg, err);
+    return -1;
   }
   return 0;
 }

@@ -65,7 +65,7 @@ int sbx_policy_option(struct sbx_policy *p, const char *name, const char *value,
     for (const char *c = value; ok && *c; c++) ok = cgroup_name_char(*c);
     if (!ok || strstr(value, ".."))
       return sbx_error_says(err, EINVAL,
-                            "--cgroup-parent %s: give a relative cgroup path such as sbx or sbx-test/run1 "
+                            "%s: give a relative cgroup path such as sbx or sbx-test/run1 "
                             "(letters, digits and . _ : @ + - /, no leading or trailing /, no ..)",
                             value);
     free(p->cgroup_parent);
@@ -83,11 +83,11 @@ int sbx_policy_option(struct sbx_policy *p, const char *name, const char *value,
       errno = 0;
       long long n = strtoll(value, &end, 10);
       if (errno || *end || end == value || n < 0 || n > 1000000000LL)
-        return sbx_error_says(err, EINVAL, "--%s %s: give a whole number (0 or none: no limit)", name, value);
+        return sbx_error_says(err, EINVAL, "%s: give a whole number (0 or none: no limit)", value);
       v = n;
     } else if ((fields[i].unit == CPU ? sbx_quantity_cpu_millis(value, &v, &e)
                                       : sbx_quantity_bytes(value, &v, &e)) < 0) {
-      return sbx_error_says(err, EINVAL, "--%s %s: %s (e.g. %s; 0 or none: no limit)", name, value, e.msg,
+      return sbx_error_says(err, EINVAL, "%s (e.g. %s; 0 or none: no limit)", e.msg,
                             fields[i].unit == CPU ? "2 or 500m" : "4Gi or 512Mi");
     }
     *f = v;
