@@ -23,6 +23,7 @@
 
 #include "daemon/controller/volumes.h"
 #include "lib/cleanup.h"
+#include "lib/fsutil.h"
 #include "lib/quantity.h"
 #include "lib/wire.h"
 #include "runtime/caps.h"
@@ -226,11 +227,12 @@ static int image_fd(const struct sbx_podspec_ctx *x, const char *image, bool *ho
       return sbx_error_says(err, EINVAL, "image \"%s\" is not `host` or `rootfs:/ABSOLUTE/DIR`", image);
     dir = image + 7;
   }
-  /* a user's rootfs lies in directories they own and may swap: resolved once, following
-   * no symlink on the whole path, and handed on as this descriptor */
+  /* a user's rootfs lies in directories they own and may swap: resolved once, with the
+   * owner's own rights and following no symlink, and handed on as this descriptor */
   struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
                          .resolve = *host ? 0 : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-  int fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+  int fd = *host ? (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how)
+                 : sbx_openat2_as_user(AT_FDCWD, dir, &how, x->owner, x->owner_gid);
   if (fd < 0 && errno == ELOOP)
     return sbx_error_says(err, EINVAL, "image %s: a symlink is on its way; name the real directory", dir);
   if (fd < 0) return sbx_error_sys(err, "open the image %s", dir);

@@ -784,16 +784,20 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   while (*rel == '/') rel++;
   /* The allowed directory is canonical (sbxd resolved it at start), so no symlink may be
    * on its way now; below it, users may own directories and swap their entries at will:
-   * the path is resolved once, beneath it and without following any symlink, and the
-   * descriptor (never the path again) is what reaches the shim. */
+   * the path is resolved once, beneath it, following no symlink, with the owner's own
+   * rights (what they cannot reach on the host they cannot mount), and the descriptor
+   * (never the path again) is what reaches the shim. */
   struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                          .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
   _cleanup_fd_ int root = (int)syscall(SYS_openat2, AT_FDCWD, rule->dir, &how, sizeof how);
   if (root < 0) return sbx_error_sys(err, "volume %s: open the allowed directory %s", name, rule->dir);
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = (int)syscall(SYS_openat2, root, *rel ? rel : ".", &how, sizeof how);
+  int fd = sbx_openat2_as_user(root, *rel ? rel : ".", &how, p->owner, p->gid);
   if (fd < 0) {
+    if (errno == EACCES)
+      return sbx_error_says(err, EACCES, "volume %s: hostPath %s: permission denied (you cannot open it yourself)",
+                           name, esc);
     if (errno == ELOOP)
       return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink is on its way; name the real directory",
                            name, esc);
