@@ -39,7 +39,9 @@ static void usage(FILE *f) {
           "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n"
           "  --allow-host-path DIR[:rw]\n"
           "                       sandboxes may mount DIR or below with hostPath, read-only;\n"
-          "                       with :rw the admins may mount it writable (repeatable)\n");
+          "                       with :rw the admins may mount it writable (repeatable)\n"
+          "  --max-connections-per-user N\n"
+          "                       connections one user may hold open at once (default 64)\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -150,7 +152,8 @@ static void *signals(void *arg) {
 
 int main(int argc, char **argv) {
   static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
-                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
+                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3,
+                                .max_conns_per_user = SBX_SHARE_CONNS};
   const char *root = "/var/lib/sbx", *sock = "/run/sbx/sbx.sock", *admin = NULL;
   static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                        {"socket", required_argument, NULL, 's'},
@@ -159,6 +162,7 @@ int main(int argc, char **argv) {
                                        {"allow-host-path", required_argument, NULL, 'H'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
+                                       {"max-connections-per-user", required_argument, NULL, 'C'},
                                        {NULL, 0, NULL, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -198,6 +202,16 @@ int main(int argc, char **argv) {
       if (!nr) return 1;
       d.host_paths = nr;
       d.host_paths[d.nhost_paths++] = (struct sbx_host_path_rule){.dir = strdup(canon), .rw = rule.rw};
+      break;
+    }
+    case 'C': {
+      char *end;
+      long n = strtol(optarg, &end, 10);
+      if (*end || n < 1 || n > 100000) {
+        fprintf(stderr, "sbxd: --max-connections-per-user takes a number from 1 to 100000\n");
+        return 2;
+      }
+      d.max_conns_per_user = (int)n;
       break;
     }
     case 'h': usage(stdout); return 0;
@@ -267,6 +281,7 @@ int main(int argc, char **argv) {
   snprintf(sockdir, sizeof sockdir, "%s", sock);
   mkdir_p(dirname(sockdir), 0755);
 
+  sbx_server_raise_nofile();
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);

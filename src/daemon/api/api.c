@@ -1,6 +1,9 @@
 /* api.c: the Kubernetes-shaped REST API's entry: libmicrohttpd's access handler.
  *
- * It gathers the body (bounded), learns who is calling (SO_PEERCRED), parses the path
+ * It learns who is calling (SO_PEERCRED), gathers the body within the caller's share of
+ * bytes in flight (share.c: a body over MAX_BODY is refused from its Content-Length before
+ * it is read, and one that would cost more to parse than the share holds is refused before
+ * it is parsed), parses the path
  * (/api/v1/... and /apis/GROUP/VERSION/...) and hands the request to the resource's
  * handler from the route table; each resource lives in a file of its own (api_*.c), and
  * the answers they share are in http.c. The routes are listed in docs/protocol.md. */
@@ -22,7 +25,8 @@
 struct request {
   char *body;
   size_t len;
-  bool too_large;
+  bool too_large, over_share;
+  struct sbx_held held; /* of the caller's share: the body and its parse */
 };
 
 struct route {
@@ -114,12 +118,29 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
     struct request *r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
     *con_cls = r;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sbx_caller who;
+    sbx_error_t err = {0};
+    r->held = (struct sbx_held){.d = d, .uid = (uid_t)-1};
+    if (ci && sbx_caller_from_socket(d, ci->connect_fd, &who, &err) == 0) r->held.uid = who.uid;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+      /* refused before a byte of it is read */
+      struct sbx_http_resp resp = {0};
+      struct sbx_http_req req = {.d = d, .c = c, .method = method, .resp = &resp};
+      sbx_http_status(&req, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
+      int ret = sbx_http_queue(c, &resp);
+      json_object_put(resp.body);
+      return ret;
+    }
     return MHD_YES;
   }
   struct request *r = *con_cls;
   if (*upload_data_size > 0) {
     if (r->len + *upload_data_size > MAX_BODY) {
       r->too_large = true;
+    } else if (r->over_share || !sbx_share_reserve(&r->held, *upload_data_size, 0)) {
+      r->over_share = true; /* the rest is read and dropped; the answer is 429 */
     } else {
       char *nb = realloc(r->body, r->len + *upload_data_size + 1);
       if (!nb) return MHD_NO;
@@ -138,6 +159,10 @@ int sbx_api_handler(void *cls, void *connection, const char *url, const char *me
   sbx_error_t err = {0};
   if (r->too_large)
     sbx_http_status(&req, 413, "RequestEntityTooLarge", "request body larger than 8 MiB");
+  else if (r->over_share || (r->len && !sbx_share_reserve(&r->held, sbx_json_parse_cost(r->body, r->len), 0)))
+    sbx_http_status(&req, 429, "TooManyRequests",
+                    "your requests in flight hold too much memory (or this body would take too much to parse): "
+                    "send fewer or smaller requests at once");
   else if (!ci || sbx_caller_from_socket(d, ci->connect_fd, &who, &err) < 0)
     sbx_http_status(&req, 500, "InternalError", "cannot tell who is calling");
   else {
@@ -179,6 +204,7 @@ void sbx_api_request_done(void *cls, void *connection, void **con_cls, int toe) 
   (void)toe;
   struct request *r = *con_cls;
   if (r) {
+    sbx_share_release(&r->held);
     free(r->body);
     free(r);
   }
