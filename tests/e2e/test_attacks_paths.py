@@ -164,6 +164,7 @@ def test_swapped_claims_directory_never_mounts_another_users_claim(daemon, sbx, 
             wait_ready(sbx, name, user="alice")
             r = exec_in(sbx, name, "sh", "-c", f"ls -a /data; cat /data/* 2>&1; touch /data/alice-was-here-{i}",
                         user="alice")
+            assert "bob-secret" not in r.stdout + r.stderr, f"alice's pod mounted bob's claim:\n{explain(r)}"
             assert r.returncode == 0, explain(r)
             seen.append(r.stdout)
             delete(sbx, name, "alice")
@@ -236,6 +237,7 @@ def test_swapped_data_lake_directory_never_mounts_etc_root_or_bobs(daemon, sbx, 
             wait_ready(sbx, name, user="alice")
             r = exec_in(sbx, name, "sh", "-c", "for d in /h0 /h1 /h2; do echo $d: $(ls -A $d); done; cat /h2/* 2>&1",
                         user="alice")
+            assert bob.secret not in r.stdout, f"alice's pod read bob's private directory:\n{explain(r)}"
             assert r.returncode == 0, explain(r)
             seen.append(r.stdout)
             delete(sbx, name, "alice")
