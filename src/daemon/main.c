@@ -44,6 +44,19 @@ static void usage(FILE *f) {
           "                       connections one user may hold open at once (default 64)\n");
 }
 
+/* --OPT N: a whole number from lo to hi, or -1 after saying so */
+static int number_arg(const char *opt, const char *arg, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(arg, &end, 10);
+  if (!*arg || *end || errno || n < lo || n > hi) {
+    fprintf(stderr, "sbxd: --%s takes a number from %ld to %ld, not \"%s\"\n", opt, lo, hi, arg);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
 static int mkdir_p(const char *path, mode_t mode) {
   char buf[PATH_MAX];
   snprintf(buf, sizeof buf, "%s", path);
@@ -170,16 +183,9 @@ int main(int argc, char **argv) {
     case 'r': root = optarg; break;
     case 's': sock = optarg; break;
     case 'a': admin = optarg; break;
-    case 'w': {
-      char *end;
-      long n = strtol(optarg, &end, 10);
-      if (*end || n < 0 || n > 64) {
-        fprintf(stderr, "sbxd: --warm-pool takes a number from 0 to 64\n");
-        return 2;
-      }
-      d.pool_size = (int)n;
+    case 'w':
+      if (number_arg("warm-pool", optarg, 0, 64, &d.pool_size) < 0) return 2;
       break;
-    }
     case 'H': {
       struct sbx_host_path_rule rule;
       sbx_error_t e = {0};
@@ -204,16 +210,9 @@ int main(int argc, char **argv) {
       d.host_paths[d.nhost_paths++] = (struct sbx_host_path_rule){.dir = strdup(canon), .rw = rule.rw};
       break;
     }
-    case 'C': {
-      char *end;
-      long n = strtol(optarg, &end, 10);
-      if (*end || n < 1 || n > 100000) {
-        fprintf(stderr, "sbxd: --max-connections-per-user takes a number from 1 to 100000\n");
-        return 2;
-      }
-      d.max_conns_per_user = (int)n;
+    case 'C':
+      if (number_arg("max-connections-per-user", optarg, 1, 100000, &d.max_conns_per_user) < 0) return 2;
       break;
-    }
     case 'h': usage(stdout); return 0;
     case 'V': printf("sbxd %s\n", SBX_VERSION); return 0;
     default: usage(stderr); return 2;

@@ -186,16 +186,21 @@ def test_silent_stream_frames_with_descriptors_are_dropped(daemon, users):
     no_sanitizer_report(daemon)
 
 
-def test_idle_http_connections_past_the_share_are_refused(daemon, users):
-    a = Attack(daemon, users["bob"], "idle-http", 1100)
+def refused_past_the_share(daemon, users, mode, n):
+    """bob's n connections of `mode`: his share is held, everything past it closed by sbxd,
+    and the others are served meanwhile."""
+    a = Attack(daemon, users["bob"], mode, n)
     try:
         served(daemon, users)
     finally:
         refused = a.finish()
-    # the share was held open; everything past it was closed by sbxd
-    assert refused >= a.opened - SHARE_CONNS, f"only {refused} of {a.opened} refused"
+    assert refused >= a.opened - SHARE_CONNS, f"past his share, only {refused} of {a.opened} were refused"
     daemon.assert_alive()
     no_sanitizer_report(daemon)
+
+
+def test_idle_http_connections_past_the_share_are_refused(daemon, users):
+    refused_past_the_share(daemon, users, "idle-http", 1100)
 
 
 @pytest.fixture
@@ -247,11 +252,4 @@ def test_deep_nesting_is_refused(daemon, users, mode):
 
 
 def test_slowloris_headers_take_only_their_senders_share(daemon, users):
-    a = Attack(daemon, users["bob"], "slowloris", SHARE_CONNS + 36)
-    try:
-        served(daemon, users)
-    finally:
-        refused = a.finish()
-    assert refused >= a.opened - SHARE_CONNS, f"past his share, only {refused} of bob's connections were refused"
-    daemon.assert_alive()
-    no_sanitizer_report(daemon)
+    refused_past_the_share(daemon, users, "slowloris", SHARE_CONNS + 36)
