@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -281,6 +282,10 @@ int main(int argc, char **argv) {
   mkdir_p(dirname(sockdir), 0755);
 
   sbx_server_raise_nofile();
+  /* a fixed threshold: request buffers of 256 KiB and more are mapped and unmapped, so
+   * what one user's big requests took goes back to the system when they end (glibc's
+   * moving threshold would keep them in its many per-thread arenas) */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
