@@ -524,6 +524,34 @@ static void test_pvc_owner_symlink(void **state) {
   assert_false(mounted(t2));
 }
 
+static void test_open_as_user(void **state) {
+  /* beneath a directory anyone may enter (opened by root, as sbxd opens a data lake), one
+   * only root may enter: root opens it, another user is refused as if they had tried
+   * themselves, and once it is theirs the descriptor comes back from the child */
+  struct fx *f = *state;
+  char top[PATH_MAX + 64], dir[PATH_MAX + 80];
+  snprintf(top, sizeof top, "%s/open-as", f->tmp);
+  snprintf(dir, sizeof dir, "%s/rootonly", top);
+  assert_int_equal(mkdir(top, 0755), 0);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  int topfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  assert_true(topfd >= 0);
+  struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+  int fd = sbx_openat2_as_user(topfd, "rootonly", &how, 0, 0);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(sbx_openat2_as_user(topfd, "rootonly", &how, OWNER, OWNER), -1);
+  assert_int_equal(errno, EACCES);
+  assert_int_equal(chown(dir, OWNER, OWNER), 0);
+  fd = sbx_openat2_as_user(topfd, "rootonly", &how, OWNER, OWNER);
+  assert_true(fd >= 0);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_int_equal(st.st_uid, OWNER);
+  close(fd);
+  close(topfd);
+}
+
 static void test_ephemeral(void **state) {
   struct fx *f = *state;
   sbx_error_t err = {0};
@@ -567,6 +595,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pvc_remove, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pvc_owner_symlink, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_as_user, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,7 +114,8 @@ int sbx_server_start_http(struct sbx_daemon *d, sbx_error_t *err) {
   /* its own default limit is select()'s; the users' shares are what bound connections */
   struct rlimit rl = {.rlim_cur = 1024};
   getrlimit(RLIMIT_NOFILE, &rl);
-  unsigned limit = rl.rlim_cur > 256 + 1024 ? (unsigned)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur) - 256 : 1024;
+  rlim_t fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur;
+  unsigned limit = fds > 2048 ? (unsigned)(fds - 256) : 1024;
   struct MHD_Daemon *m = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d,
                                           MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, d,
@@ -188,13 +189,36 @@ static void serve_stream(struct sbx_daemon *d, int fd, uid_t uid) {
   sbx_share_release(&held);
 }
 
+/* A connection over its user's share: told why, in its protocol, if its first byte is
+ * already there (never waited for), then closed. */
+static void refuse_over_share(const struct sbx_daemon *d, int fd) {
+  char first, msg[200];
+  snprintf(msg, sizeof msg,
+           "you hold %d connections to sbxd, the most one user may (sbxd --max-connections-per-user); "
+           "close some and try again",
+           d->max_conns_per_user);
+  if (recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) != 1) return;
+  fcntl(fd, F_SETFL, O_NONBLOCK); /* a peer that does not read cannot hold this thread */
+  if (first == '\0') {
+    sbx_stream_reply_error(fd, "TooManyRequests", msg);
+    return;
+  }
+  char resp[400];
+  int n = snprintf(resp, sizeof resp,
+                   "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                   "Content-Length: %zu\r\n\r\n%s\n",
+                   strlen(msg) + 1, msg);
+  if (send(fd, resp, (size_t)n, MSG_NOSIGNAL) < 0) return; /* best effort */
+}
+
 static void *dispatch(void *arg) {
   struct conn *c = arg;
   struct ucred cr = {.uid = (uid_t)-1};
   socklen_t crlen = sizeof cr;
   getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen);
   if (!sbx_share_take(c->d, cr.uid, 1, 0, 0)) {
-    close(c->fd); /* over this user's share of connections: theirs alone is refused */
+    refuse_over_share(c->d, c->fd); /* theirs alone is refused */
+    close(c->fd);
     free(c);
     return NULL;
   }
