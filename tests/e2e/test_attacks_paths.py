@@ -90,15 +90,18 @@ def run_as(u, *argv):
 
 
 def tree_digest(top):
-    """Every entry under top (names, modes, owners, sizes, change times): any write shows.
-    Contents are not read, so that the digest itself changes nothing."""
+    """Every entry under top (names, modes, owners, sizes, change times), and the access
+    times of its files: any write shows, and so does the first read of a file written since
+    (relatime). Nothing is read here, so that the digest itself changes nothing (listing a
+    directory does touch its access time: directories' are left out)."""
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
         for n in sorted(dirnames + filenames):
             p = os.path.join(dirpath, n)
             st = os.lstat(p)
-            h.update(f"{p} {st.st_mode} {st.st_uid} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}\n".encode())
+            read = st.st_atime_ns if n in filenames else 0
+            h.update(f"{p} {st.st_mode} {st.st_uid} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {read}\n".encode())
     return h.hexdigest()
 
 
@@ -187,7 +190,7 @@ def test_swapped_claims_directory_never_mounts_another_users_claim(daemon, sbx, 
         swapper = None
         for out in seen:
             assert "bob-secret" not in out and bob.secret not in out, out
-        assert tree_digest(bob_claim) == bob_before, "bob's claim was changed"
+        assert tree_digest(bob_claim) == bob_before, "bob's claim was read or changed"
         assert sorted(os.listdir(bob_claim)) == ["bob-secret.txt", "lost+found"]
         alice_claim = mine / "default" / claim
         assert {f"alice-was-here-{i}" for i in range(STARTS)} <= set(os.listdir(alice_claim))
@@ -256,7 +259,7 @@ def test_swapped_data_lake_directory_never_mounts_etc_root_or_bobs(daemon, sbx, 
             lines = out.splitlines()
             assert lines[:3] == ["/h0: alice-marker-d1", "/h1: alice-marker-d2", "/h2: alice-marker-d3"], out
             assert bob.secret not in out and host_canary.secret not in out, out
-        assert tree_digest(lake / bob.name) == bob_before, "bob's directory was changed"
+        assert tree_digest(lake / bob.name) == bob_before, "bob's directory was read or changed"
         assert host_canary.canary.read_text() == canary_before
         assert sorted(os.listdir("/etc")) == etc_before
     finally:
