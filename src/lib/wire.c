@@ -204,7 +204,8 @@ int sbx_wire_recv_bounded(int sock, json_object **msg, int *fds, size_t *nfds, s
   if (n == 0) return 0;
   char *text = NULL;
   if (truncated || ngot > b->max_fds) {
-    sbx_error_set(err, EMSGSIZE, truncated ? "too many descriptors in one message" : "unexpected descriptors in message");
+    sbx_error_set(err, EMSGSIZE, "%s",
+                  truncated ? "too many descriptors in one message" : "unexpected descriptors in message");
     goto fail;
   }
   if (ngot && !granted(b, 0, ngot)) {

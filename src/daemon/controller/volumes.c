@@ -799,7 +799,8 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
       return sbx_error_says(err, EACCES, "volume %s: hostPath %s: permission denied (you cannot open it yourself)",
                            name, esc);
     if (errno == ELOOP)
-      return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink is on its way; name the real directory",
+      return sbx_error_says(err, EINVAL,
+                           "volume %s: hostPath %s is not allowed: a symlink is on its way; name the real directory",
                            name, esc);
     return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   }

@@ -26,11 +26,11 @@
 #include "lib/error.h"
 
 /* --- PersistentVolumeClaims ---------------------------------------------------------------
- * Ensure the claim `claim` of `owner` in `ns` exists, is formatted and mounted; *dir_fd Absent: created with `bytes` of capacity (bytes <= 0:
+ * Ensure the claim `claim` of `owner` in `ns` exists, is formatted and mounted; *dir_fd
  * (if not NULL) is an O_RDONLY descriptor of its file system's root, taken from the mount.
- * Absent: created with `bytes` of capacity (bytes <= 0:
- * ENOENT instead, for a claim that must already exist). Present with another requested
- * size: EINVAL ("volumeClaimTemplates are immutable; delete the pvc to resize"). */
+ * Absent: created with `bytes` of capacity (bytes <= 0: ENOENT instead, for a claim that
+ * must already exist). Present with another requested size: EINVAL ("volumeClaimTemplates
+ * are immutable; delete the pvc to resize"). */
 int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t owner_gid,
                    int64_t bytes, json_object *labels_or_NULL, int *dir_fd, sbx_error_t *err);
 /* Delete a claim: EBUSY ("in use by sandbox X") while one of the owner's Sandboxes in that
