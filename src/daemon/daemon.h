@@ -78,6 +78,7 @@ struct sbx_daemon {
   struct sbx_store *store;
   void *mhd;         /* struct MHD_Daemon * */
   int listen_fd;
+  int max_conns_per_user; /* --max-connections-per-user (api/share.c) */
 
   pthread_mutex_t lock; /* guards the watch list and the pool */
   pthread_mutex_t objects_lock; /* held across every read-modify-write of a Sandbox */

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -64,7 +65,9 @@ static void usage(FILE *f) {
           "                       see docs/operations.md \"Per-person limits and quotas\" for the defaults\n"
           "  --log-file PATH      log there instead of stderr (reopened on SIGHUP)\n"
           "  --access-log PATH    one line per API request there instead of the log (reopened on SIGHUP)\n"
-          "  --log-level LEVEL    debug, info (default), warn or error\n");
+          "  --log-level LEVEL    debug, info (default), warn or error\n"
+          "  --max-connections-per-user N\n"
+          "                       connections one user may hold open at once (default 64)\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -188,7 +191,7 @@ static void *signals(void *arg) {
 
 static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
                               .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3,
-                              .pool_owner = SBX_POOL_NOBODY};
+                              .pool_owner = SBX_POOL_NOBODY, .max_conns_per_user = SBX_SHARE_CONNS};
 
 /* Options whose values are per-person limits and quotas, handled by sbx_policy_option. */
 enum { OPT_POLICY = 1000 };
@@ -205,6 +208,7 @@ static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                      {"log-file", required_argument, NULL, 'L'},
                                      {"access-log", required_argument, NULL, 'A'},
                                      {"log-level", required_argument, NULL, 'l'},
+                                     {"max-connections-per-user", required_argument, NULL, 'C'},
                                      /* per-person limits and quotas (controller/quota.c): one value each */
                                      {"cgroup-parent", required_argument, NULL, OPT_POLICY + 0},
                                      {"default-memory", required_argument, NULL, OPT_POLICY + 1},
@@ -227,6 +231,17 @@ static const char *const cli_only[] = {"help", "version", NULL};
 static const char *const defaults[] = {"root=/var/lib/sbx", "socket=/run/sbx/sbx.sock", "warm-pool=3",
                                        "log-level=info", NULL};
 
+/* A whole number from lo to hi */
+static int whole_number(const char *arg, long lo, long hi, int *out, sbx_error_t *err) {
+  char *end;
+  errno = 0;
+  long n = strtol(arg, &end, 10);
+  if (!*arg || *end || errno || n < lo || n > hi)
+    return sbx_error_says(err, EINVAL, "takes a number from %ld to %ld, not \"%s\"", lo, hi, arg);
+  *out = (int)n;
+  return 0;
+}
+
 static int absolute_path(const char *optarg, sbx_error_t *err) {
   if (optarg[0] != '/') return sbx_error_says(err, EINVAL, "%s is not an absolute path", optarg);
   return 0;
@@ -245,13 +260,7 @@ static int apply_option(int o, const char *optarg, sbx_error_t *err) {
     d.admin_gid = g->gr_gid;
     break;
   }
-  case 'w': {
-    char *end;
-    long n = strtol(optarg, &end, 10);
-    if (!*optarg || *end || n < 0 || n > 64) return sbx_error_says(err, EINVAL, "takes a number from 0 to 64, not \"%s\"", optarg);
-    d.pool_size = (int)n;
-    break;
-  }
+  case 'w': return whole_number(optarg, 0, 64, &d.pool_size, err);
   case 'H': {
     struct sbx_host_path_rule rule;
     char canon[PATH_MAX];
@@ -276,6 +285,7 @@ static int apply_option(int o, const char *optarg, sbx_error_t *err) {
   }
   case 'h': usage(stdout); exit(0);
   case 'V': printf("sbxd %s\n", SBX_VERSION); exit(0);
+  case 'C': return whole_number(optarg, 1, 100000, &d.max_conns_per_user, err);
   case 'L': if (absolute_path(optarg, err) < 0) return -1; d.log_file = (char *)optarg; break;
   case 'A': if (absolute_path(optarg, err) < 0) return -1; d.access_log = (char *)optarg; break;
   case 'l': {
@@ -365,6 +375,11 @@ int main(int argc, char **argv) {
   snprintf(sockdir, sizeof sockdir, "%s", d.socket_path);
   mkdir_p(dirname(sockdir), 0755);
 
+  sbx_server_raise_nofile();
+  /* a fixed threshold: request buffers of 256 KiB and more are mapped and unmapped, so
+   * what one user's big requests took goes back to the system when they end (glibc's
+   * moving threshold would keep them in its many per-thread arenas) */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);

@@ -122,17 +122,12 @@ json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered) {
     *answered = sbx_http_status(r, 400, "BadRequest", "the request body holds a NUL byte");
     return NULL;
   }
-  json_tokener *tok = json_tokener_new_ex(64);
-  json_object *o = tok ? json_tokener_parse_ex(tok, r->body, (int)r->body_len) : NULL;
-  enum json_tokener_error jerr = tok ? json_tokener_get_error(tok) : json_tokener_error_parse_eof;
-  if (tok) json_tokener_free(tok);
-  if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+  const char *why;
+  json_object *o = sbx_json_parse_object(r->body, r->body_len, &why);
+  if (!o) {
     char msg[300];
-    snprintf(msg, sizeof msg, "the request body is not a JSON object: %s",
-             o ? "not an object" : json_tokener_error_desc(jerr));
-    json_object_put(o);
+    snprintf(msg, sizeof msg, "the request body is not a JSON object: %s", why);
     *answered = sbx_http_status(r, 400, "BadRequest", msg);
-    return NULL;
   }
   return o;
 }

@@ -184,7 +184,7 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   struct sbx_pod_resources r;
   sbx_pod_resources(obj, &r);
-  _cleanup_json_ json_object *vols = NULL;
+  _cleanup_volumes_ json_object *vols = NULL;
   struct sbx_podspec ps = {0};
   const char *hostname = sbx_json_str(sbx_json_path(obj, "spec.podTemplate.spec"), "hostname") ?: name;
   struct sbx_podspec_ctx ctx = {.d = d, .ns = ns, .name = name, .hostname = hostname, .id = id, .state_dir = state_dir,
