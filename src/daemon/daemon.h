@@ -61,6 +61,11 @@ struct sbx_daemon {
   int epoll_fd;
   int wake_fd;
   sbx_shim_exit_fn on_shim_exit; /* what the supervisor calls when a shim has exited */
+  /* disk bounds (controller/disk.h; defaults set in main.c) */
+  int64_t default_ephemeral_bytes; /* --default-ephemeral-storage: writable layers without a limit; 0 unbounded */
+  int64_t log_max_bytes;           /* --log-max-size: a container log file rotates at this size */
+  int log_max_files;               /* --log-max-files: files kept per container, the current one included */
+  double storage_overcommit;       /* --storage-overcommit: promised bytes / free bytes; <= 1 reserves */
 };
 
 struct sbx_caller {

@@ -25,6 +25,7 @@
 #include "daemon/controller/pool.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/disk.h"
 #include "daemon/api/api.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
@@ -39,7 +40,8 @@ static void usage(FILE *f) {
           "  --warm-pool N        keep N sandboxes prepared ahead of time (default 3, 0: none)\n"
           "  --allow-host-path DIR[:rw]\n"
           "                       sandboxes may mount DIR or below with hostPath, read-only;\n"
-          "                       with :rw the admins may mount it writable (repeatable)\n");
+          "                       with :rw the admins may mount it writable (repeatable)\n"
+          "%s", SBX_DISK_USAGE);
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -150,7 +152,8 @@ static void *signals(void *arg) {
 
 int main(int argc, char **argv) {
   static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
-                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3};
+                                .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3,
+                                SBX_DISK_DEFAULTS};
   const char *root = "/var/lib/sbx", *sock = "/run/sbx/sbx.sock", *admin = NULL;
   static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                        {"socket", required_argument, NULL, 's'},
@@ -159,6 +162,7 @@ int main(int argc, char **argv) {
                                        {"allow-host-path", required_argument, NULL, 'H'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
+                                       SBX_DISK_OPTIONS,
                                        {NULL, 0, NULL, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -202,6 +206,14 @@ int main(int argc, char **argv) {
     }
     case 'h': usage(stdout); return 0;
     case 'V': printf("sbxd %s\n", SBX_VERSION); return 0;
+    case SBX_DISK_OPT_FIRST ... SBX_DISK_OPT_LAST: {
+      sbx_error_t e = {0};
+      if (sbx_disk_option(&d, o, optarg, &e) < 0) {
+        fprintf(stderr, "sbxd: %s\n", e.msg);
+        return 2;
+      }
+      break;
+    }
     default: usage(stderr); return 2;
     }
   }

@@ -210,3 +210,9 @@ int sbx_quantity_bytes(const char *s, int64_t *bytes, sbx_error_t *err) {
   *bytes = v;
   return 0;
 }
+
+void sbx_bytes_human(int64_t b, char *out, size_t n) {
+  if (b >= (1ll << 40)) snprintf(out, n, "%.1fTi", (double)(b / (1ll << 30)) / 1024);
+  else if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)(b / (1ll << 20)) / 1024);
+  else snprintf(out, n, "%lldMi", (long long)(b / (1ll << 20)));
+}

@@ -6,6 +6,7 @@
 #ifndef SBX_QUANTITY_H
 #define SBX_QUANTITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/error.h"
@@ -20,5 +21,8 @@ int sbx_quantity_cpu_millis(const char *s, int64_t *millis, sbx_error_t *err);
 
 /* Memory/storage: "4Gi" -> 4294967296, "1.5Ki" -> 1536, "100m" -> 1 (rounded up). Must be > 0. */
 int sbx_quantity_bytes(const char *s, int64_t *bytes, sbx_error_t *err);
+
+/* Bytes for a message, rounded down to the unit shown: "2.0Ti", "1.5Gi", "480Mi". */
+void sbx_bytes_human(int64_t bytes, char *out, size_t size);
 
 #endif
