@@ -41,6 +41,11 @@ def free_bytes(path):
     return st.f_bavail * st.f_frsize
 
 
+def all_sandboxes(d):
+    r = d.run("get", "sandboxes", "-A", "-o", "json")
+    return json.loads(r.stdout).get("items") if r.returncode == 0 else ["unknown"]
+
+
 @contextlib.contextmanager
 def private_daemon(*args, small_fs=True):
     """A private sbxd with `args`; with small_fs its --root is a fresh 512 MiB ext4."""
@@ -62,10 +67,22 @@ def private_daemon(*args, small_fs=True):
     finally:
         if d.proc is not None and d.proc.poll() is not None and d.killed_on_purpose:
             d.start()
+        if d.proc is not None and d.proc.poll() is None:
+            # a failed test leaves its sandboxes: stop them before the daemon, or they outlive it
+            d.delete_everything()
+            wait_until(lambda: not all_sandboxes(d), 120)
         problems = d.stop()
         d.remove_tmp()  # unmounts everything under tmp (the small disk too), then removes it
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
+
+
+def delete(sbx, name, user="alice"):
+    """Delete a sandbox and wait until it is gone (its shim stopped), so that stopping the
+    private daemon afterwards leaves nothing running."""
+    r = sbx("delete", "sandbox", name, user=user, timeout=120)
+    assert r.returncode == 0, explain(r)
+    assert wait_until(lambda: sbx("get", "sandbox", name, user=user).returncode != 0, 120), f"{name} stays"
 
 
 def pod_status(sbx, name, user="alice"):
@@ -122,7 +139,7 @@ def test_pod_writable_layer_is_bounded_by_default(users):
                 user="bob", timeout=120)
         assert r.returncode == 0 and "bob-wrote" in r.stdout, explain(r)
         for n, u in ((a, "alice"), (b, "bob")):
-            assert sbx("delete", "sandbox", n, user=u, timeout=120).returncode == 0
+            delete(sbx, n, user=u)
 
 
 # --- logs -------------------------------------------------------------------------------------
@@ -154,7 +171,7 @@ def test_container_stdout_is_a_pipe_it_cannot_fallocate(users):
         for f in log_files(d, "main"):
             assert os.path.getsize(f) < 4096, f
         assert free_bytes(d.root) >= before - 32 * MiB
-        assert sbx("delete", "sandbox", name, user="alice", timeout=120).returncode == 0
+        delete(sbx, name, user="alice")
 
 
 SLOW_LINES = ("import time\n"
@@ -186,7 +203,7 @@ def test_logs_are_capped_rotated_and_followed(users):
         kept = [int(m) for m in re.findall(rb"line (\d+) ", text)]
         assert kept == list(range(kept[0], 300)), kept[:5]
         assert all(len(line) == 1011 for line in text.splitlines()), "a line was split"
-        assert sbx("delete", "sandbox", name, user="alice", timeout=120).returncode == 0
+        delete(sbx, name, user="alice")
 
 
 RUNS = ("n=$(cat /count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /count; echo run-$n; "
@@ -210,7 +227,7 @@ def test_logs_previous_is_the_last_terminated_instance(sbx, users):
         r = sbx("logs", "-p", name, user="bob")
         assert r.returncode != 0 and "not found" in r.stderr, explain(r)
     finally:
-        sbx("delete", "sandbox", name, user="alice", timeout=120)
+        delete(sbx, name, user="alice")
 
 
 def test_logs_previous_without_one_is_not_found(sbx, users):
@@ -222,7 +239,7 @@ def test_logs_previous_without_one_is_not_found(sbx, users):
         assert r.returncode != 0, explain(r)
         assert 'previous terminated container "main" in pod' in r.stderr, explain(r)
     finally:
-        sbx("delete", "sandbox", name, user="alice", timeout=120)
+        delete(sbx, name, user="alice")
 
 
 TICKER = ("import itertools, time\n"
@@ -247,7 +264,7 @@ def test_logs_follow_survives_a_daemon_restart(users):
             assert p.poll() is None, "logs -f ended with the daemon"
             got = [int(m) for m in re.findall(rb"tick (\d+)\n", out)]
             assert got == list(range(0, got[-1] + 1)), "a line was lost or repeated across the restart"
-            assert sbx("delete", "sandbox", name, user="alice", timeout=120).returncode == 0
+            delete(sbx, name, user="alice")
             status, rest, err = finish(p, timeout=60)
             assert status == 0, err
             after = [int(m) for m in re.findall(rb"tick (\d+)\n", out + rest)]
@@ -300,11 +317,11 @@ def test_claims_are_admitted_against_free_space(users):
                 user="alice", timeout=120)
         assert "No space left on device" in r.stdout, explain(r)
         # deleting the first claim lets the second in
-        assert sbx("delete", "sandbox", one, user="alice", timeout=120).returncode == 0
+        delete(sbx, one, user="alice")
         assert wait_until(lambda: sbx("delete", "pvc", f"work-{one}", user="alice").returncode == 0, 60)
         wait_ready(sbx, two, user="bob")
         for n, u in ((huge, "alice"), (two, "bob")):
-            sbx("delete", "sandbox", n, user=u, timeout=120)
+            delete(sbx, n, user=u)
 
 
 def test_over_commit_admits_sparse_claims(users):
@@ -318,4 +335,4 @@ def test_over_commit_admits_sparse_claims(users):
         assert apply(sbx, claim_doc(three, "600Mi"), user="alice").returncode == 0
         wait_pending(sbx, three, "(over-commit 2.0)")
         for n in (one, two, three):
-            sbx("delete", "sandbox", n, user="alice", timeout=120)
+            delete(sbx, n, user="alice")
