@@ -174,10 +174,13 @@ def test_container_stdout_is_a_pipe_it_cannot_fallocate(users):
         delete(sbx, name, user="alice")
 
 
-SLOW_LINES = ("import time\n"
-              "for i in range(300):\n"
-              "    print(f'line {i:05d} ' + 'x' * 1000, flush=True)\n"
-              "    time.sleep(0.02)\n")
+def printer(line, pause, count=None):
+    """A container's Python program: print `line` (an f-string of i) every `pause` seconds."""
+    loop = f"range({count})" if count else "itertools.count()"
+    return f"import itertools, time\nfor i in {loop}:\n    print(f{line!r}, flush=True)\n    time.sleep({pause})\n"
+
+
+SLOW_LINES = printer("line {i:05d} " + "x" * 1000, 0.02, 300)
 
 
 def test_logs_are_capped_rotated_and_followed(users):
@@ -242,10 +245,7 @@ def test_logs_previous_without_one_is_not_found(sbx, users):
         delete(sbx, name, user="alice")
 
 
-TICKER = ("import itertools, time\n"
-          "for i in itertools.count():\n"
-          "    print(f'tick {i}', flush=True)\n"
-          "    time.sleep(0.1)\n")
+TICKER = printer("tick {i}", 0.1)
 
 
 def test_logs_follow_survives_a_daemon_restart(users):
