@@ -572,6 +572,10 @@ static void test_default_cap_and_claims(void **state) {
   int64_t before = sbx_disk_promised(&f->d);
   sbx_volumes_release(&f->d, st);
   f->d.default_ephemeral_bytes = 0;
+  /* the default turned off later: the layers stay on their image */
+  must(sbx_ephemeral_prepare(&f->d, "cap", st, 0, &err), &err, "default off");
+  assert_true(mounted(dir));
+  sbx_volumes_release(&f->d, st);
   /* a claim: fully allocated at ratio 1, so it promises nothing more */
   char *pdir = NULL;
   must(sbx_pvc_ensure(&f->d, "default", "reserved", OWNER, OWNER, 16LL << 20, NULL, &pdir, &err), &err, "claim");

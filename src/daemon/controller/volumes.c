@@ -980,11 +980,12 @@ int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *sandbox, const char 
    * (layer.img, sparse, promised to nobody; disk.h) */
   bool cap = bytes <= 0;
   if (cap) bytes = d->default_ephemeral_bytes;
-  if (bytes <= 0) return 0;
   char dir[PATH_MAX], image[PATH_MAX], other[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/containers", state_dir);
   snprintf(image, sizeof image, "%s/%s", state_dir, cap ? "layer.img" : "ephemeral.img");
   snprintf(other, sizeof other, "%s/%s", state_dir, cap ? "ephemeral.img" : "layer.img");
+  /* no bound wanted (any more): layers already on an image stay there */
+  if (bytes <= 0 && access(image, F_OK) < 0 && access(other, F_OK) < 0) return 0;
   if (mkdir(dir, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", dir);
   _cleanup_fd_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return sbx_error_sys(err, "open %s", dir);
