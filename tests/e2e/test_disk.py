@@ -12,7 +12,7 @@ work on the machine disturbs it. alice attacks; bob checks he is unaffected:
 * logs: a container's stdout is a pipe (fallocate on fd 1 fails; the host file does not
   grow), the shim caps and rotates the file, `sbx logs -f` follows across rotations
   without losing or repeating a line, `sbx logs -p` shows the previous instance, and -f
-  keeps following while sbxd restarts;
+  keeps following while sbxd restarts, and says so when the sandbox is gone;
 * claims: a 2Ti claim on a 512 MiB disk is Pending with the sizes named, two claims that
   each fit but not together leave the second Pending, and over-commit 2.0 admits both.
 """
@@ -274,6 +274,34 @@ def test_logs_follow_survives_a_daemon_restart(users):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_logs_follow_says_when_the_sandbox_is_gone(users):
+    """sbxd comes back without the sandbox (here: started on another state directory, as
+    after losing its store): the follower prints what is left and says why it ends."""
+    with private_daemon(small_fs=False) as d:
+        sbx = d.run
+        name = unique_name("gone")
+        assert apply(sbx, sandbox(name, [container("main", [PY, "-c", TICKER])]), user="alice").returncode == 0
+        wait_ready(sbx, name)
+        p = d.popen("logs", "-f", name, user="alice")
+        root = d.root
+        try:
+            read_until(p, "tick 3\n", timeout=30)
+            d.kill9()
+            d.root = root.parent / "other-root"
+            d.restart()
+            status, _, err = finish(p, timeout=60)
+            assert status == 0, err
+            assert f'sandbox "{name}" is gone; its log ends here'.encode() in err, err
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            d.kill9()
+            d.root = root  # back to the daemon that knows the sandbox, to delete it
+            d.restart()
+        delete(sbx, name, user="alice")
 
 
 # --- claims -----------------------------------------------------------------------------------
