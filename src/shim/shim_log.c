@@ -11,7 +11,8 @@
  * NAME.previous.log (`sbx logs --previous`) and drops its rotated files, so a container
  * holds at most (logMaxFiles + 1) x logMaxBytes of the daemon's disk. The shim writes even
  * while sbxd is down; if the host refuses a write (its disk is full) the bytes are dropped
- * and the shim says so on its stderr, since blocking would stop the container. */
+ * and the shim says so on its stderr (once per spell), since blocking would stop the
+ * container. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,10 +93,14 @@ static void append(struct pod *p, struct pod_ctr *c, const char *buf, size_t n) 
     }
     ssize_t w = write(c->log_fd, buf, take);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      pod_logmsg(p, "log of %s: %zu bytes dropped: %s", c->name, n, w < 0 ? strerror(errno) : "short write");
+    if (w <= 0) { /* said once per spell, not once per chunk, or a full disk floods sbxd's log */
+      if (!c->log_dropping)
+        pod_logmsg(p, "log of %s: dropping output until the log can be written again: %s", c->name,
+                   w < 0 ? strerror(errno) : "short write");
+      c->log_dropping = true;
       return;
     }
+    c->log_dropping = false;
     c->log_size += w;
     buf += w;
     n -= (size_t)w;

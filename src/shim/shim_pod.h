@@ -39,6 +39,7 @@ struct pod_ctr {
   int log_pipe;             /* read end of its stdout+stderr pipe (shim_log.c), -1 if none */
   int log_fd;               /* <state>/logs/<name>.log, -1 if none */
   int64_t log_size;         /* bytes in it */
+  bool log_dropping;        /* the last write to it failed (said once) */
   json_object *state, *last_state; /* status.json's state / lastState */
   char started_at[32];
 };
