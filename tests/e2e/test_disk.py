@@ -107,7 +107,7 @@ def test_run_writable_layer_is_bounded(users):
         assert free_bytes(d.root) >= root_free - 16 * MiB
         # bob, after her, writes his own bound's worth and starts normally
         r = d.run("run", "--rm", "--", "/bin/sh", "-c",
-                  "dd if=/dev/zero of=/mine bs=1M count=32 2>&1 && echo bob-wrote", user="bob", timeout=120)
+                  "dd if=/dev/zero of=/mine bs=1M count=48 2>&1 && echo bob-wrote", user="bob", timeout=120)
         assert r.returncode == 0 and "bob-wrote" in r.stdout, explain(r)
 
 
@@ -135,7 +135,7 @@ def test_pod_writable_layer_is_bounded_by_default(users):
         # bob's workspace starts and writes within its own bound
         assert apply(sbx, sandbox(b, [container("main")]), user="bob").returncode == 0
         wait_ready(sbx, b, user="bob")
-        r = sbx("exec", b, "--", "/bin/sh", "-c", "dd if=/dev/zero of=/mine bs=1M count=32 2>&1 && echo bob-wrote",
+        r = sbx("exec", b, "--", "/bin/sh", "-c", "dd if=/dev/zero of=/mine bs=1M count=48 2>&1 && echo bob-wrote",
                 user="bob", timeout=120)
         assert r.returncode == 0 and "bob-wrote" in r.stdout, explain(r)
         for n, u in ((a, "alice"), (b, "bob")):
@@ -323,7 +323,7 @@ def wait_pending(sbx, name, needle, user="alice"):
 def test_claims_are_admitted_against_free_space(users):
     with private_daemon("--default-ephemeral-storage", "16Mi", "--warm-pool", "0") as d:
         sbx = d.run
-        huge, one, two = unique_name("huge"), unique_name("one"), unique_name("two")
+        huge, one, two, small = unique_name("huge"), unique_name("one"), unique_name("two"), unique_name("small")
         assert apply(sbx, claim_doc(huge, "2Ti"), user="alice").returncode == 0
         ps = wait_pending(sbx, huge, "asks 2.0Ti;")
         assert re.search(r"persistentvolumeclaim \"work-" + huge + r"\" asks 2\.0Ti; \d+Mi is free on " +
@@ -338,17 +338,23 @@ def test_claims_are_admitted_against_free_space(users):
         assert apply(sbx, claim_doc(one, "300Mi"), user="alice").returncode == 0
         wait_ready(sbx, one)
         assert free_bytes(d.root) <= before - 300 * MiB, "the claim was not reserved"
+        assert apply(sbx, claim_doc(small, "100Mi"), user="bob").returncode == 0
+        wait_ready(sbx, small, user="bob")
         assert apply(sbx, claim_doc(two, "300Mi"), user="bob").returncode == 0
         wait_pending(sbx, two, "asks 300Mi;", user="bob")
-        # alice's full claim takes no more than it reserved
+        # alice's full claim takes no more than it reserved ...
         r = sbx("exec", one, "--", "/bin/sh", "-c", "dd if=/dev/zero of=/work/f bs=1M count=400 2>&1; sync; echo done",
                 user="alice", timeout=120)
         assert "No space left on device" in r.stdout, explain(r)
+        # ... and bob's admitted claim still takes what it was promised
+        r = sbx("exec", small, "--", "/bin/sh", "-c", "dd if=/dev/zero of=/work/f bs=1M count=80 conv=fsync 2>&1 && "
+                "echo bob-wrote", user="bob", timeout=120)
+        assert r.returncode == 0 and "bob-wrote" in r.stdout, explain(r)
         # deleting the first claim lets the second in
         delete(sbx, one, user="alice")
         assert wait_until(lambda: sbx("delete", "pvc", f"work-{one}", user="alice").returncode == 0, 60)
         wait_ready(sbx, two, user="bob")
-        for n, u in ((huge, "alice"), (two, "bob")):
+        for n, u in ((huge, "alice"), (two, "bob"), (small, "bob")):
             delete(sbx, n, user=u)
 
 
