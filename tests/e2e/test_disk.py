@@ -68,8 +68,13 @@ def private_daemon(*args, small_fs=True):
         if d.proc is not None and d.proc.poll() is not None and d.killed_on_purpose:
             d.start()
         if d.proc is not None and d.proc.poll() is None:
-            # a failed test leaves its sandboxes: stop them before the daemon, or they outlive it
-            d.delete_everything()
+            # a failed test leaves its sandboxes: stop them before the daemon, or they outlive
+            # it (each is deleted as its owner, alice or bob: root deletes only its own)
+            for item in all_sandboxes(d):
+                md = item.get("metadata", {}) if isinstance(item, dict) else {}
+                for u in ("alice", "bob"):
+                    d.run("delete", "sandbox", "-n", md.get("namespace", "default"), md.get("name", ""), user=u,
+                          timeout=120)
             wait_until(lambda: not all_sandboxes(d), 120)
         problems = d.stop()
         d.remove_tmp()  # unmounts everything under tmp (the small disk too), then removes it
@@ -248,15 +253,20 @@ def test_logs_previous_without_one_is_not_found(sbx, users):
 TICKER = printer("tick {i}", 0.1)
 
 
+def follow_ticker(d, what):
+    """alice's ticking sandbox on d, and `sbx logs -f` of it once it has ticked 3 times."""
+    name = unique_name(what)
+    assert apply(d.run, sandbox(name, [container("main", [PY, "-c", TICKER])]), user="alice").returncode == 0
+    wait_ready(d.run, name)
+    p = d.popen("logs", "-f", name, user="alice")
+    return name, p, read_until(p, "tick 3\n", timeout=30)
+
+
 def test_logs_follow_survives_a_daemon_restart(users):
     with private_daemon(small_fs=False) as d:
         sbx = d.run
-        name = unique_name("follow")
-        assert apply(sbx, sandbox(name, [container("main", [PY, "-c", TICKER])]), user="alice").returncode == 0
-        wait_ready(sbx, name)
-        p = d.popen("logs", "-f", name, user="alice")
+        name, p, out = follow_ticker(d, "follow")
         try:
-            out = read_until(p, "tick 3\n", timeout=30)
             d.kill9()
             time.sleep(2.5)  # the follower notices (it asks every second) and reads on
             d.restart()
@@ -281,13 +291,9 @@ def test_logs_follow_says_when_the_sandbox_is_gone(users):
     after losing its store): the follower prints what is left and says why it ends."""
     with private_daemon(small_fs=False) as d:
         sbx = d.run
-        name = unique_name("gone")
-        assert apply(sbx, sandbox(name, [container("main", [PY, "-c", TICKER])]), user="alice").returncode == 0
-        wait_ready(sbx, name)
-        p = d.popen("logs", "-f", name, user="alice")
+        name, p, _ = follow_ticker(d, "gone")
         root = d.root
         try:
-            read_until(p, "tick 3\n", timeout=30)
             d.kill9()
             d.root = root.parent / "other-root"
             d.restart()
