@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/disk_cost.py: what the disk bounds cost at start, side by side (docs/security-notes/disk.md).
+"""bench/disk_cost.py: what the disk bounds cost at start, side by side (docs/security.md).
 
     sudo bench/disk_cost.py BASE_BUILD NEW_BUILD [RUNS]
 

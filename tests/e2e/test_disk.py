@@ -1,4 +1,4 @@
-"""test_disk.py: every byte a sandbox can make on the host has a bound (docs/security-notes/disk.md).
+"""test_disk.py: every byte a sandbox can make on the host has a bound (docs/security.md).
 
 Each test starts its own sbxd with the disk options it needs (--default-ephemeral-storage,
 --log-max-size/--log-max-files, --storage-overcommit), most of them with --root on a small

@@ -7,7 +7,7 @@
  * parses it. The socket is mode 0666: anyone may talk to the daemon, and every request is
  * attributed to the caller's uid from SO_PEERCRED.
  *
- * Walls between users (docs/security-notes/daemon.md): each uid holds at most its share
+ * Walls between users (docs/security.md): each uid holds at most its share
  * of connections, descriptors and bytes in flight (share.c); every connection has a
  * deadline (its first byte, then its request frame, each within FRAME_TIMEOUT_MS; HTTP
  * connections idle for HTTP_IDLE_TIMEOUT_S are closed); each stream operation has its own

@@ -1,4 +1,4 @@
-/* disk.h: the disk bounds sbxd keeps (docs/security-notes/disk.md): its options, and the
+/* disk.h: the disk bounds sbxd keeps (docs/security.md): its options, and the
  * admission of capacity promises against the file system under --root.
  *
  * Every image sbx makes on the daemon's file system is one of two kinds:

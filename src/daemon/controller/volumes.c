@@ -15,7 +15,7 @@
  *   planted by the owner can never redirect a mount or an unmount.
  * - A path is never used again once checked: every volume is handed on as a descriptor
  *   (a PVC's or a bounded emptyDir's from the mount itself, the others from the safe walk),
- *   and the pod spec passes those descriptors to the shim. docs/security-notes/paths.md.
+ *   and the pod spec passes those descriptors to the shim. docs/security.md.
  * - State-dir volumes (emptyDir, secret, configMap) live in <state>/volumes/<name>, which
  *   only root can reach; their files are owned by the owner, the lead idmaps them to the
  *   container user.

@@ -13,7 +13,7 @@
  * Every function returns 0 or -1 with err (errnum ENOENT for "not found", EINVAL for a
  * refused request, EBUSY for a claim still in use). A volume is handed out as a descriptor,
  * never as a path to open again: its owner may change the directories on that path at any
- * moment (docs/security-notes/paths.md). */
+ * moment (docs/security.md). */
 #ifndef SBX_VOLUMES_H
 #define SBX_VOLUMES_H
 
