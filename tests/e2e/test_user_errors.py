@@ -1,0 +1,79 @@
+"""test_user_errors.py: what a new user sees when something is not right.
+
+Each test follows a mistake or a wait that a data scientist met while following the
+workspace guide, and checks that sbx says what is wrong and what to do, in the place the
+user looks: `sbx get` and `sbx wait` say why a sandbox is Pending; `sbx exec` says a
+suspended sandbox is suspended (and how to resume it) and waits for one that is starting;
+`sbx port-forward` says a local port is taken and picks a free one for `:PORT`.
+"""
+
+import json
+import re
+import socket
+import subprocess
+
+from sbxlib import explain, unique_name, wait_until
+from workspaces import applied, container, get, ready, sandbox, wait_condition, wait_ready
+
+
+def cleanup(sbx, *names, user="alice"):
+    for n in names:
+        sbx("delete", "sandbox", n, user=user, timeout=120)
+
+
+# --- 2. a Pending sandbox says why ---------------------------------------------------------
+
+def test_pending_for_cpu_shows_why_in_get_and_wait(sbx, users):
+    """A sandbox asking for more CPU than the machine has stays Pending: `sbx get` shows
+    "Pending (Insufficient cpu)" and `sbx wait` ends its time-out with the reason."""
+    name = unique_name("bigcpu")
+    big = container(resources={"requests": {"cpu": "100000"}})
+    applied(sbx, sandbox(name, [big]))
+    try:
+        wait_condition(sbx, name, lambda o: "Insufficient cpu" in ready(o).get("message", ""))
+        r = sbx("get", "sandbox", name, user="alice")
+        assert r.returncode == 0, explain(r)
+        header, row = r.stdout.splitlines()[:2]
+        assert header.split() == ["NAME", "READY", "REASON", "STATUS", "AGE"], r.stdout
+        assert "Pending (Insufficient cpu)" in row, r.stdout
+        r = sbx("wait", "--for=condition=Ready", f"sandbox/{name}", "--timeout=1s", user="alice")
+        assert r.returncode == 1, explain(r)
+        assert "timed out waiting for the condition on sandboxes/" + name in r.stderr, explain(r)
+        assert re.search(r"\(Ready=False: Pending: Insufficient cpu: the sandbox requests 100000000m", r.stderr), \
+            explain(r)
+        # bob sees none of it
+        r = sbx("get", "sandbox", name, user="bob")
+        assert r.returncode != 0 and name not in r.stdout, explain(r)
+    finally:
+        cleanup(sbx, name)
+
+
+# --- 1. exec into a suspended or resuming sandbox ------------------------------------------
+
+def test_exec_suspended_says_so_and_waits_for_resume(sbx, users):
+    """exec into a suspended sandbox names the command that resumes it; exec right after
+    resuming waits for the container to start instead of failing."""
+    name = unique_name("nap")
+    applied(sbx, sandbox(name))
+    try:
+        wait_ready(sbx, name)
+        r = sbx("scale", "sandbox", name, "--replicas=0", user="alice")
+        assert r.returncode == 0, explain(r)
+        wait_condition(sbx, name, lambda o: ready(o).get("reason") == "SandboxSuspended"
+                       and o["status"].get("replicas") == 0)
+        r = sbx("exec", name, "--", "/bin/echo", "hi", user="alice")
+        assert r.returncode == 1, explain(r)
+        assert f'sandbox "{name}": it is suspended' in r.stderr, explain(r)
+        assert f"sbx scale sandbox {name} --replicas=1" in r.stderr, explain(r)
+        assert "No such process" not in r.stderr, explain(r)
+        # bob learns nothing about it
+        r = sbx("exec", name, "--", "/bin/echo", "hi", user="bob")
+        assert r.returncode == 1 and "not found" in r.stderr and "suspended" not in r.stderr, explain(r)
+
+        r = sbx("scale", "sandbox", name, "--replicas=1", user="alice")
+        assert r.returncode == 0, explain(r)
+        r = sbx("exec", name, "--", "/bin/echo", "hi", user="alice")  # at once: it is starting
+        assert r.returncode == 0 and r.stdout == "hi\n", explain(r)
+        assert ready(get(sbx, name)).get("status") == "True"
+    finally:
+        cleanup(sbx, name)
