@@ -77,3 +77,57 @@ def test_exec_suspended_says_so_and_waits_for_resume(sbx, users):
         assert ready(get(sbx, name)).get("status") == "True"
     finally:
         cleanup(sbx, name)
+
+
+# --- 7. port-forward: a local port another user holds ---------------------------------------
+
+def http_server(body):
+    """A container serving `body` on 127.0.0.1:8888 (the sandbox's own loopback)."""
+    code = ("import http.server\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_GET(self):\n"
+            "        self.send_response(200); self.end_headers(); self.wfile.write(%r)\n"
+            "    def log_message(self, *a): pass\n"
+            "http.server.HTTPServer(('127.0.0.1', 8888), H).serve_forever()\n" % body.encode())
+    return container(command=["/usr/bin/python3", "-c", code])
+
+
+def test_port_forward_taken_port_suggests_a_free_one(sbx, sbx_popen, users):
+    """bob forwards local port P first; alice's `P:8888` is refused with a free port to use
+    (not half-started on ::1 only), the suggestion works, and `:8888` picks a free port."""
+    from workspaces import free_port, http_get_as, start_forward
+    mine, bobs = unique_name("jl-alice"), unique_name("jl-bob")
+    applied(sbx, sandbox(mine, [http_server("alice")]), user="alice")
+    applied(sbx, sandbox(bobs, [http_server("bob")]), user="bob")
+    procs = []
+    try:
+        wait_ready(sbx, mine)
+        wait_ready(sbx, bobs, user="bob")
+        bob_fwd, port = start_forward(sbx_popen, bobs, f"{free_port()}:8888", user="bob")
+        procs.append(bob_fwd)
+        assert wait_until(lambda: http_get_as(users["bob"], port).stdout == "200\nbob", 30)
+
+        r = sbx("port-forward", mine, f"{port}:8888", user="alice", timeout=30)
+        assert r.returncode == 1, explain(r)
+        assert f"local port {port} is already in use" in r.stderr, explain(r)
+        m = re.search(rf"Port (\d+) is free: sbx port-forward {mine} (\d+):8888", r.stderr)
+        assert m and m.group(1) == m.group(2) and int(m.group(1)) != port, explain(r)
+        assert f"{mine} :8888" in r.stderr, explain(r)
+
+        fwd, got = start_forward(sbx_popen, mine, f"{m.group(1)}:8888")
+        procs.append(fwd)
+        assert got == int(m.group(1))
+        assert wait_until(lambda: http_get_as(users["alice"], got).stdout == "200\nalice", 30)
+
+        fwd, any_port = start_forward(sbx_popen, mine, ":8888")
+        procs.append(fwd)
+        assert any_port not in (port, got)
+        assert wait_until(lambda: http_get_as(users["alice"], any_port).stdout == "200\nalice", 30)
+        # bob's forward is untouched, and still his
+        assert http_get_as(users["bob"], port).stdout == "200\nbob"
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+        cleanup(sbx, mine)
+        cleanup(sbx, bobs, user="bob")
