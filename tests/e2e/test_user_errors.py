@@ -4,14 +4,19 @@ Each test follows a mistake or a wait that a data scientist met while following 
 workspace guide, and checks that sbx says what is wrong and what to do, in the place the
 user looks: `sbx get` and `sbx wait` say why a sandbox is Pending; `sbx exec` says a
 suspended sandbox is suspended (and how to resume it) and waits for one that is starting;
-`sbx port-forward` says a local port is taken and picks a free one for `:PORT`.
+`sbx port-forward` says a local port is taken and picks a free one for `:PORT`; a hostPath
+the administrator does not allow is refused by `apply` itself, and `describe` shows a
+hostPath mount read-only when it is enforced so.
 """
 
 import json
+import os
 import re
-import socket
-import subprocess
+import shutil
 
+import pytest
+
+from conftest import SHARED_DATA, _running_daemon
 from sbxlib import explain, unique_name, wait_until
 from workspaces import applied, container, get, ready, sandbox, wait_condition, wait_ready
 
@@ -131,3 +136,72 @@ def test_port_forward_taken_port_suggests_a_free_one(sbx, sbx_popen, users):
             p.wait(timeout=30)
         cleanup(sbx, mine)
         cleanup(sbx, bobs, user="bob")
+
+
+# --- 3, 4. hostPath: refused at apply; describe shows what is enforced ----------------------
+
+@pytest.fixture
+def rw_lake(users):
+    """A private sbxd that shares a data lake writable (`--allow-host-path LAKE:rw`): writable
+    for root and the admin group, read-only for everyone else."""
+    lake = SHARED_DATA / unique_name("rwlake")
+    lake.mkdir()
+    os.chmod(lake, 0o1777)  # anyone may write, were the mount writable
+    gen = _running_daemon(["--allow-host-path", f"{lake}:rw", "--warm-pool", "0"])
+    d = next(gen)
+    try:
+        yield d, lake
+    finally:
+        for user in ("alice", None):
+            r = d.run("get", "sandboxes", "-o", "name", user=user)
+            for n in r.stdout.split():
+                d.run("delete", n, user=user, timeout=120)
+        next(gen, None)
+        shutil.rmtree(lake, ignore_errors=True)
+
+
+def test_host_path_not_allowed_is_refused_at_apply(rw_lake):
+    d, lake = rw_lake
+    name = unique_name("etc")
+    c = container(volumeMounts=[{"name": "e", "mountPath": "/e"}])
+    r = d.run("apply", "-f", "-", user="alice", timeout=60,
+              input=json.dumps(sandbox(name, [c], volumes=[{"name": "e", "hostPath": {"path": "/etc"}}])))
+    assert r.returncode != 0 and "created" not in r.stdout, explain(r)
+    assert "Error from server (Forbidden)" in r.stderr, explain(r)
+    assert f'sandboxes "{name}" is forbidden: volume e: hostPath /etc is not allowed: the administrator allows' \
+        in r.stderr and str(lake) in r.stderr, explain(r)
+    r = d.run("get", "sandbox", name, user="alice")
+    assert r.returncode != 0 and "not found" in r.stderr, explain(r)
+    # nor can an allowed sandbox be changed into one
+    ok = sandbox(name, [c], volumes=[{"name": "e", "hostPath": {"path": str(lake)}}])
+    r = d.run("apply", "-f", "-", user="alice", input=json.dumps(ok), timeout=60)
+    assert r.returncode == 0, explain(r)
+    bad = sandbox(name, [c], volumes=[{"name": "e", "hostPath": {"path": "/usr/share"}}])
+    r = d.run("apply", "-f", "-", user="alice", input=json.dumps(bad), timeout=60)
+    assert r.returncode != 0 and "Forbidden" in r.stderr, explain(r)
+    r = d.run("get", "sandbox", name, "-o", "json", user="alice")
+    assert json.loads(r.stdout)["spec"]["podTemplate"]["spec"]["volumes"][0]["hostPath"]["path"] == str(lake)
+
+
+def test_describe_shows_host_path_read_only_as_enforced(rw_lake):
+    """A `:rw` data lake is read-only for alice (not an admin): describe says `ro (read-only
+    for non-admins)`, and indeed her write fails; root's own sandbox gets it writable."""
+    d, lake = rw_lake
+    name = unique_name("lake")
+    c = container(volumeMounts=[{"name": "lake", "mountPath": "/data"}])
+    doc = json.dumps(sandbox(name, [c], volumes=[{"name": "lake", "hostPath": {"path": str(lake)}}]))
+    for user in ("alice", None):
+        r = d.run("apply", "-f", "-", user=user, input=doc, timeout=60)
+        assert r.returncode == 0, explain(r)
+    for user, mode in (("alice", "(ro) (read-only for non-admins)"), (None, "(rw)")):
+        r = d.run("wait", "--for=condition=Ready", f"sandbox/{name}", "--timeout=90s", user=user, timeout=120)
+        assert r.returncode == 0, explain(r)
+        r = d.run("describe", "sandbox", name, user=user)
+        assert r.returncode == 0, explain(r)
+        assert re.search(r"^\s+/data from lake " + re.escape(mode) + "$", r.stdout, re.M), r.stdout
+    r = d.run("exec", name, "--", "sh", "-c", "echo x > /data/alice-was-here", user="alice")
+    assert r.returncode != 0 and "Read-only" in r.stderr, explain(r)
+    assert not (lake / "alice-was-here").exists()
+    r = d.run("exec", name, "--", "sh", "-c", "echo x > /data/root-was-here", user=None)
+    assert r.returncode == 0, explain(r)
+    assert (lake / "root-was-here").exists()
