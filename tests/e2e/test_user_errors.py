@@ -205,3 +205,57 @@ def test_describe_shows_host_path_read_only_as_enforced(rw_lake):
     r = d.run("exec", name, "--", "sh", "-c", "echo x > /data/root-was-here", user=None)
     assert r.returncode == 0, explain(r)
     assert (lake / "root-was-here").exists()
+
+
+# --- 5. rootfs:DIR: one verdict for `sbx run` and `sbx apply` -------------------------------
+
+def tiny_rootfs(base, owner):
+    """A static-busybox root filesystem owned by `owner` (a User)."""
+    for d in ("bin", "etc", "tmp", "proc", "dev", "sys", "root"):
+        (base / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", base / "bin" / "busybox")
+    (base / "bin" / "sh").symlink_to("busybox")
+    for dirpath, dirnames, filenames in os.walk(base):
+        for n in [dirpath] + [os.path.join(dirpath, f) for f in dirnames + filenames]:
+            os.lchown(n, owner.uid, owner.gid)
+    return base
+
+
+def run_verdict(sbx, path):
+    r = sbx("run", "--rm", "--image", f"rootfs:{path}", "--", "/bin/busybox", "echo", "ran", user="alice")
+    return "ran" if r.returncode == 0 and r.stdout == "ran\n" else r.stderr
+
+
+def apply_verdict(sbx, path):
+    name = unique_name("rootfs")
+    c = container(image=f"rootfs:{path}", command=["/bin/busybox", "sleep", "100000"])
+    applied(sbx, sandbox(name, [c]))
+    try:
+        o = wait_condition(sbx, name, lambda o: ready(o).get("status") == "True"
+                           or "image rootfs:" in ready(o).get("message", ""))
+        return "ran" if ready(o)["status"] == "True" else ready(o)["message"]
+    finally:
+        cleanup(sbx, name)
+
+
+def test_rootfs_rule_is_the_same_for_run_and_apply(sbx, users, scratch, host_canary):
+    alice, bob = users["alice"], users["bob"]
+    own = tiny_rootfs(scratch / "own", alice)
+    bobs = tiny_rootfs(scratch / "bobs", bob)
+    os.chmod(bobs, 0o700)
+    link = scratch / "link"
+    link.symlink_to(own)
+    os.lchown(link, alice.uid, alice.gid)
+    proc_link = tiny_rootfs(scratch / "proclink", alice)
+    (proc_link / "proc").rmdir()
+    (proc_link / "proc").symlink_to("/")
+    os.lchown(proc_link / "proc", alice.uid, alice.gid)
+    cases = {own: "ran",
+             bobs: f"image rootfs:{bobs}: permission denied (you cannot open it yourself)",
+             link: f"image rootfs:{link}: a symlink is on its way; name the real directory",
+             proc_link: f"image rootfs:{proc_link}: /proc in it is a symlink"}
+    for path, want in cases.items():
+        by_run, by_apply = run_verdict(sbx, path), apply_verdict(sbx, path)
+        assert want in by_run, f"sbx run --image rootfs:{path}: {by_run}"
+        assert want in by_apply, f"sbx apply of image rootfs:{path}: {by_apply}"
+    assert host_canary.canary.read_text() == host_canary.secret + "\n"
