@@ -259,3 +259,42 @@ def test_rootfs_rule_is_the_same_for_run_and_apply(sbx, users, scratch, host_can
         assert want in by_run, f"sbx run --image rootfs:{path}: {by_run}"
         assert want in by_apply, f"sbx apply of image rootfs:{path}: {by_apply}"
     assert host_canary.canary.read_text() == host_canary.secret + "\n"
+
+
+# --- 6. killed for memory: said where the user looks ------------------------------------------
+
+HOG = "x = bytearray(1 << 30)"
+
+
+def test_oom_kill_is_named_in_exec_logs_and_describe(sbx, users):
+    """A process over the sandbox's 64Mi: exec exits 137 and says `killed: out of memory
+    (limit 64Mi)`; a container killed so ends its log with sbx's note and describe shows
+    OOMKilled with the limit."""
+    from workspaces import container_status
+    shell, hog = unique_name("oomexec"), unique_name("oomctr")
+    limits = {"limits": {"memory": "64Mi"}}
+    applied(sbx, sandbox(shell, [container(resources=limits)]))
+    applied(sbx, sandbox(hog, [container(command=["/usr/bin/python3", "-c", "print('allocating', flush=True); "
+                                                  + HOG], resources=limits)],
+                         pod_extra={"restartPolicy": "Never"}))
+    try:
+        wait_ready(sbx, shell)
+        r = sbx("exec", shell, "--", "/usr/bin/python3", "-c", HOG, user="alice", timeout=120)
+        assert r.returncode == 137, explain(r)
+        assert "killed: out of memory (limit 64Mi)" in r.stderr, explain(r)
+        r = sbx("exec", shell, "--", "/bin/echo", "still here", user="alice")  # the container lives on
+        assert r.returncode == 0 and r.stdout == "still here\n", explain(r)
+
+        wait_condition(sbx, hog, lambda o: container_status(o).get("state", {}).get("terminated"), timeout=120)
+        r = sbx("logs", hog, user="alice")
+        assert r.returncode == 0, explain(r)
+        assert r.stdout.splitlines()[-2:] == ["allocating", "sbx: container main was killed: out of memory "
+                                              "(limit 64Mi)"], explain(r)
+        r = sbx("describe", "sandbox", hog, user="alice")
+        assert re.search(r"State:\s+Terminated\n\s+Reason:\s+OOMKilled\n\s+Message:\s+killed: out of memory "
+                         r"\(limit 64Mi\)\n\s+Exit Code:\s+137", r.stdout), r.stdout
+        # bob reads none of it
+        r = sbx("logs", hog, user="bob")
+        assert r.returncode != 0 and "allocating" not in r.stdout, explain(r)
+    finally:
+        cleanup(sbx, shell, hog)
