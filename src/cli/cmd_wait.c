@@ -6,7 +6,7 @@
  * that status (default True); `delete` when GET answers 404. Each object met prints
  * kubectl's "sandbox.agents.x-k8s.io/NAME condition met"; running out of time prints
  * "error: timed out waiting for the condition on sandboxes/NAME", followed by what the object
- * last said of that condition ("(Ready=False: Pending: Insufficient cpu: ...)") so that a
+ * last said of that condition, if anything ("(Ready=False: Pending: Insufficient cpu: ...)"), so that a
  * sandbox waiting for CPU, quota or disk says so, and exits 1. An object
  * that does not exist (for a condition) is an error at once, as in kubectl. */
 #include <getopt.h>
@@ -96,9 +96,7 @@ static int wait_one(const sbx_ref_t *ref, const char *ns, const sbx_wait_for_t *
       json_object *c = w->delete_ ? NULL : find_condition(obj, w);
       const char *status = sbx_json_str(c, "status"), *message = sbx_json_str(c, "message");
       fprintf(stderr, "error: timed out waiting for the condition on %s/%s", ref->kind->plural, ref->name);
-      if (status)
-        fprintf(stderr, " (%s=%s%s%s)", sbx_json_str(c, "type"), status, message && *message ? ": " : "",
-                message ? message : "");
+      if (status && message && *message) fprintf(stderr, " (%s=%s: %s)", sbx_json_str(c, "type"), status, message);
       fputc('\n', stderr);
       return 1;
     }
