@@ -1,4 +1,5 @@
 /* main.c: sbxd, the daemon. Start-up in order: arguments, root check, state directory,
+ * the root's lock and guards (rootguard.h, and that the sandboxes' ids can reach it),
  * store, the host image, helper binaries (sbx-shim, and sbx-init sealed into a memfd once),
  * the host id pool check, the supervisor (re-adopting sandboxes a previous daemon left
  * running), then the socket. SIGTERM/SIGINT stop the daemon and leave every sandbox
@@ -27,7 +28,9 @@
 #include "daemon/controller/controller.h"
 #include "daemon/api/api.h"
 #include "image/host.h"
+#include "daemon/store/rootguard.h"
 #include "lib/cleanup.h"
+#include "runtime/idmap.h"
 #include "runtime/seccomp.h"
 
 static void usage(FILE *f) {
@@ -222,6 +225,14 @@ int main(int argc, char **argv) {
   }
   chmod(rootabs, 0711);
   d.root = rootabs;
+  /* one daemon per root (held until exit), and nothing is cleaned up on a lost store */
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/sbx.db", rootabs);
+  if (sbx_root_lock(rootabs, &err) < 0 || sbx_store_check_not_lost(path, rootabs, &err) < 0 ||
+      sbx_ids_can_reach(rootabs, SBX_ID_BASE, &err) < 0) {
+    fprintf(stderr, "sbxd: %s\n", err.msg);
+    return 1;
+  }
   d.socket_path = (char *)sock;
   if (admin) {
     struct group *g = getgrnam(admin);
@@ -231,7 +242,6 @@ int main(int argc, char **argv) {
     }
     d.admin_gid = g->gr_gid;
   }
-  char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/sandboxes", rootabs);
   if (mkdir_p(path, 0700) < 0) {
     fprintf(stderr, "sbxd: cannot create %s: %s\n", path, strerror(errno));
@@ -240,6 +250,11 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/sbx.db", rootabs);
   if (sbx_store_open(path, &d.store, &err) < 0) {
     fprintf(stderr, "sbxd: state database %s: %s\n", path, err.msg);
+    return 1;
+  }
+  if (mkdir_p(SBX_ID_REGISTRY_DIR, 0700) < 0 ||
+      sbx_store_use_registry(d.store, SBX_ID_REGISTRY_DIR "/ranges.db", &err) < 0) {
+    fprintf(stderr, "sbxd: host id ranges: %s\n", err.errnum ? err.msg : strerror(errno));
     return 1;
   }
   snprintf(path, sizeof path, "%s/images/host", rootabs);

@@ -318,7 +318,7 @@ static void test_idslots(void **state) {
   /* Exhausted. */
   slot = 99;
   assert_int_equal(sbx_store_idslot_alloc(f->s, "dave/d", 3, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(slot, 99);
   /* An existing holder still gets its slot when the pool is full. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "carol/c", 3, &slot, &err), 0);
@@ -341,7 +341,7 @@ static void test_idslots(void **state) {
   assert_int_equal(slot, 1);
   /* No pool at all. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "hank/h", 0, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "", 5, &slot, &err), -1);
   assert_int_equal(err.errnum, EINVAL);
 }
@@ -357,7 +357,7 @@ static void test_idslots_large_pool(void **state) {
     assert_int_equal(slot, i);
   }
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_release(f->s, "h137", &err), 0);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), 0);
   assert_int_equal(slot, 137);

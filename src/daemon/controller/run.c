@@ -34,6 +34,7 @@
 #include "lib/timefmt.h"
 #include "lib/quantity.h"
 #include "lib/wire.h"
+#include "runtime/cgroup.h"
 
 #define DEFAULT_PIDS 4096
 #define DEFAULT_SHM (64LL << 20)
@@ -360,8 +361,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   if (have_spare) {
     slot = spare.slot;
   } else if (sbx_store_idslot_alloc(d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    sbx_stream_reply_error(conn, err.errnum == ENOSPC ? "Forbidden" : "InternalError",
-                err.errnum == ENOSPC ? "no free host id range is left: too many sandboxes" : err.msg);
+    sbx_stream_reply_error(conn, err.errnum == EUSERS ? "Forbidden" : "InternalError", err.msg);
     goto undo;
   }
   have_slot = true;
@@ -501,6 +501,9 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   }
   const char *state_dir = sbx_json_str(x, "stateDir");
   const char *id = sbx_json_str(x, "id");
+  /* a shim that was killed left its sandbox's processes running in their cgroup */
+  if (id && sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", id, &err) < 0)
+    fprintf(stderr, "sbxd: remove the cgroup of %s: %s\n", name, err.msg);
   if (sbx_json_bool(x, "removeOnExit", 0)) {
     if (state_dir) sbx_remove_tree(state_dir);
     if (id) sbx_store_idslot_release(d->store, id, &err);
@@ -568,6 +571,39 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
 }
 
 
+/* The one shim of a recorded sandbox after a crash: the recorded pid if it still is that
+ * sandbox's shim, else one found by its command line (started just before the daemon died,
+ * before its pid was recorded: its pid is recorded now). Any other shim of the id is
+ * killed, so every crash point ends with one shim. -1 if none runs. */
+static pid_t adopt_shim(struct sbx_daemon *d, json_object *x, const char *id, const char *ns,
+                        const char *name, uid_t owner) {
+  pid_t recorded = (pid_t)sbx_json_int(x, "shimPid", -1), found[8], keep = -1;
+  size_t n = *id ? sbx_shims_of(id, found, 8) : 0;
+  for (size_t i = 0; i < n; i++)
+    if (found[i] == recorded) keep = recorded;
+  for (size_t i = 0; i < n; i++) {
+    if (keep < 0) keep = found[i];
+    else if (found[i] != keep) sbx_shim_kill(found[i]);
+  }
+  if (keep < 0 || keep == recorded) return keep;
+  /* record it, with what it was started from (the intent written before the spawn) */
+  sbx_error_t err = {0};
+  pthread_mutex_lock(&d->objects_lock);
+  _cleanup_json_ json_object *obj = NULL;
+  if (sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, &err) == 0) {
+    json_object *sx = sbx_internal(obj);
+    json_object_object_add(sx, "shimPid", json_object_new_int(keep));
+    const char *starting = sbx_json_str(sx, "startingHash");
+    if (starting) json_object_object_add(sx, "runningHash", json_object_new_string(starting));
+    if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
+      fprintf(stderr, "sbxd: record the shim of %s: %s\n", name, err.msg);
+  }
+  pthread_mutex_unlock(&d->objects_lock);
+  json_object_object_add(x, "shimPid", json_object_new_int(keep));
+  fprintf(stderr, "sbxd: adopted the shim %d of %s/%s, started before a crash\n", (int)keep, ns, name);
+  return keep;
+}
+
 void sbx_run_recover(struct sbx_daemon *d) {
   sbx_error_t err = {0};
   _cleanup_json_ json_object *all = NULL;
@@ -589,11 +625,10 @@ void sbx_run_recover(struct sbx_daemon *d) {
     uid_t owner = 0;
     if (json_object_object_get_ex(meta, "annotations", &ann) && sbx_json_str(ann, SBX_ANN_OWNER))
       owner = (uid_t)strtoul(sbx_json_str(ann, SBX_ANN_OWNER), NULL, 10);
-    long long shim = sbx_json_int(x, "shimPid", -1);
-    if (shim <= 0) continue;
-    if (sbx_is_shim_of((pid_t)shim, sbx_json_str(x, "id") ?: "") &&
-        sbx_supervisor_watch(d, (pid_t)shim, ns, name, owner, &err) == 0)
-      continue;
-    sbx_run_finished(d, ns, name, owner);
+    const char *id = sbx_json_str(x, "id") ?: "";
+    pid_t shim = adopt_shim(d, x, id, ns, name, owner);
+    if (shim > 0 && sbx_supervisor_watch(d, shim, ns, name, owner, &err) == 0) continue;
+    /* no shim: a run has ended (or never started); a pod is started again by the reconciler */
+    if (!is_pod(o) || sbx_json_int(x, "shimPid", -1) > 0) sbx_run_finished(d, ns, name, owner);
   }
 }

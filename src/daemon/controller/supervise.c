@@ -5,9 +5,13 @@
  * daemon can reap it; everything else about the sandbox is the shim's business, and it
  * carries on if the daemon dies. Each shim is watched through a pidfd in one epoll loop;
  * when it exits, the daemon records how the sandbox ended (run.c). Shims re-adopted after a
- * daemon restart are not our children, but their pidfds say when they end all the same. */
+ * daemon restart are not our children, but their pidfds say when they end all the same.
+ * A shim is known by its command line, "sbx-shim <id>": a restarted daemon finds (and
+ * adopts or kills) shims it has no record of by that name (sbx_shims_of). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -206,4 +210,43 @@ bool sbx_is_shim_of(pid_t pid, const char *id) {
   buf[n] = '\0';
   size_t first = strlen(buf);
   return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
+}
+
+/* The parent of pid, from /proc/PID/stat (after the command name's closing parenthesis). */
+static pid_t parent_of(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  int ppid = -1;
+  if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1) return -1;
+  return (pid_t)ppid;
+}
+
+size_t sbx_shims_of(const char *id, pid_t *out, size_t max) {
+  DIR *dir = opendir("/proc");
+  if (!dir) return 0;
+  size_t n = 0;
+  for (struct dirent *e; n < max && (e = readdir(dir));) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0) continue;
+    if (sbx_is_shim_of((pid_t)pid, id) && !sbx_is_shim_of(parent_of((pid_t)pid), id)) out[n++] = (pid_t)pid;
+  }
+  closedir(dir);
+  return n;
+}
+
+void sbx_shim_kill(pid_t pid) {
+  _cleanup_fd_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return;
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  while (poll(&p, 1, 10000) < 0 && errno == EINTR) {
+  }
+  waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED | WNOHANG); /* ours: reaped */
 }
