@@ -7,14 +7,47 @@ state directory (mounts, loop devices' backing files) and the host-wide id regis
 its root. `Inventory.orphans()` lists what is left of those ids once everything is deleted.
 """
 
+import contextlib
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import tempfile
 from pathlib import Path
 
-from sbxlib import pid_alive
+import pytest
+
+from conftest import Daemon, build_dir
+from sbxlib import host_mounts_under, pid_alive
 
 REGISTRY = Path("/var/lib/sbx-ids/ranges.db")
+
+
+@contextlib.contextmanager
+def private_daemon(extra_args=(), prepare_root=None, start=True):
+    """A private sbxd like the fixture's, whose root the caller may prepare first
+    (prepare_root(tmp) returns the root path to use); stopped and removed at the end."""
+    tmp = Path(tempfile.mkdtemp(prefix="sbx-crash-", dir="/tmp"))
+    os.chmod(tmp, 0o755)
+    (tmp / "bin").mkdir(mode=0o755)
+    shutil.copy2(build_dir() / "sbx", tmp / "bin" / "sbx")
+    os.chmod(tmp / "bin" / "sbx", 0o755)
+    d = Daemon(build_dir(), tmp, list(extra_args))
+    if prepare_root:
+        d.root = prepare_root(tmp)
+    try:
+        if start:
+            d.start()
+        yield d
+    finally:
+        problems = d.stop() if d.proc is not None and d.proc.poll() is None else []
+        for mp in sorted(host_mounts_under(tmp), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True)
+        if not host_mounts_under(tmp):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(tmp)], capture_output=True)
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
 
 
 def query(db, sql, args=()):
