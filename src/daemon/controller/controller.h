@@ -52,10 +52,10 @@ int sbx_supervisor_watch(struct sbx_daemon *d, pid_t pid, const char *ns, const 
                          sbx_error_t *err);
 /* is pid the shim of sandbox `id` (its command line is "sbx-shim <id>")? pids are reused */
 bool sbx_is_shim_of(pid_t pid, const char *id);
-/* the shims of sandbox `id` now running, found in /proc by their command line (whose
- * parent is not one: a shim's pod holder and unexec'd children carry the same one); up
- * to max in out, returns how many */
-size_t sbx_shims_of(const char *id, pid_t *out, size_t max);
+/* the shims running now, found in /proc by their command line "sbx-shim <id>" (whose
+ * parent's is not the same: a shim's pod holder and unexec'd children carry it too), as a
+ * new JSON object {id: [pid, ...]} (one scan of /proc for a whole recovery) */
+json_object *sbx_shims_running(void);
 /* SIGKILL a shim (ours or a previous daemon's) and wait (10 s at most) until it is gone */
 void sbx_shim_kill(pid_t pid);
 /* signal a watched shim; ESRCH if none */

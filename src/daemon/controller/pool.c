@@ -154,11 +154,12 @@ void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s) {
 
 /* Everything of an id no record owns: its shims (a spare of a previous daemon, or a shim
  * started just before a crash), its cgroup, its mounts and state directory, its id slot. */
-static void reclaim_one(struct sbx_daemon *d, const char *id) {
+static void reclaim_one(struct sbx_daemon *d, const char *id, json_object *shims) {
   sbx_error_t err = {0};
-  pid_t shims[8];
-  size_t n = sbx_shims_of(id, shims, 8);
-  for (size_t i = 0; i < n; i++) sbx_shim_kill(shims[i]);
+  json_object *pids = NULL;
+  size_t n = json_object_object_get_ex(shims, id, &pids) ? json_object_array_length(pids) : 0;
+  for (size_t i = 0; i < n; i++)
+    sbx_shim_kill(json_object_get_int(json_object_array_get_idx(pids, i)));
   if (sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", id, &err) < 0)
     fprintf(stderr, "sbxd: remove the cgroup of %s: %s\n", id, err.msg);
   char path[4200];
@@ -169,7 +170,7 @@ static void reclaim_one(struct sbx_daemon *d, const char *id) {
     fprintf(stderr, "sbxd: release the id range of %s: %s\n", id, err.msg);
 }
 
-void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
+void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids, json_object *shims) {
   /* the ids to look at: every state directory, and every id slot (a spare removes its own
    * directory when the daemon goes, so its slot is the only trace it leaves) */
   _cleanup_json_ json_object *ids = NULL;
@@ -189,6 +190,6 @@ void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
     const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
     if (json_object_object_get_ex(live_ids, id, NULL) || json_object_object_get_ex(done, id, NULL)) continue;
     json_object_object_add(done, id, NULL);
-    reclaim_one(d, id);
+    reclaim_one(d, id, shims);
   }
 }

@@ -575,15 +575,18 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
  * sandbox's shim, else one found by its command line (started just before the daemon died,
  * before its pid was recorded: its pid is recorded now). Any other shim of the id is
  * killed, so every crash point ends with one shim. -1 if none runs. */
-static pid_t adopt_shim(struct sbx_daemon *d, json_object *x, const char *id, const char *ns,
+static pid_t adopt_shim(struct sbx_daemon *d, json_object *shims, json_object *x, const char *id, const char *ns,
                         const char *name, uid_t owner) {
-  pid_t recorded = (pid_t)sbx_json_int(x, "shimPid", -1), found[8], keep = -1;
-  size_t n = *id ? sbx_shims_of(id, found, 8) : 0;
+  pid_t recorded = (pid_t)sbx_json_int(x, "shimPid", -1), keep = -1;
+  json_object *found = NULL;
+  json_object_object_get_ex(shims, id, &found);
+  size_t n = found ? json_object_array_length(found) : 0;
   for (size_t i = 0; i < n; i++)
-    if (found[i] == recorded) keep = recorded;
+    if (json_object_get_int(json_object_array_get_idx(found, i)) == recorded) keep = recorded;
   for (size_t i = 0; i < n; i++) {
-    if (keep < 0) keep = found[i];
-    else if (found[i] != keep) sbx_shim_kill(found[i]);
+    pid_t p = json_object_get_int(json_object_array_get_idx(found, i));
+    if (keep < 0) keep = p;
+    else if (p != keep) sbx_shim_kill(p);
   }
   if (keep < 0 || keep == recorded) return keep;
   /* record it, with what it was started from (the intent written before the spawn) */
@@ -617,7 +620,8 @@ void sbx_run_recover(struct sbx_daemon *d) {
     if (json_object_object_get_ex(o, SBX_INTERNAL, &x) && sbx_json_str(x, "id"))
       json_object_object_add(live, sbx_json_str(x, "id"), NULL);
   }
-  sbx_pool_reclaim_stale(d, live);
+  _cleanup_json_ json_object *shims = sbx_shims_running();
+  sbx_pool_reclaim_stale(d, live, shims);
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i), *meta, *ann, *x;
     if (!json_object_object_get_ex(o, "metadata", &meta) || !json_object_object_get_ex(o, SBX_INTERNAL, &x)) continue;
@@ -626,7 +630,7 @@ void sbx_run_recover(struct sbx_daemon *d) {
     if (json_object_object_get_ex(meta, "annotations", &ann) && sbx_json_str(ann, SBX_ANN_OWNER))
       owner = (uid_t)strtoul(sbx_json_str(ann, SBX_ANN_OWNER), NULL, 10);
     const char *id = sbx_json_str(x, "id") ?: "";
-    pid_t shim = adopt_shim(d, x, id, ns, name, owner);
+    pid_t shim = adopt_shim(d, shims, x, id, ns, name, owner);
     if (shim > 0 && sbx_supervisor_watch(d, shim, ns, name, owner, &err) == 0) continue;
     /* no shim: a run has ended (or never started); a pod is started again by the reconciler */
     if (!is_pod(o) || sbx_json_int(x, "shimPid", -1) > 0) sbx_run_finished(d, ns, name, owner);

@@ -200,18 +200,6 @@ int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err) {
   return 0;
 }
 
-bool sbx_is_shim_of(pid_t pid, const char *id) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  size_t first = strlen(buf);
-  return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
-}
-
 /* The parent of pid, from /proc/PID/stat (after the command name's closing parenthesis). */
 static pid_t parent_of(pid_t pid) {
   char path[64], buf[512];
@@ -227,18 +215,55 @@ static pid_t parent_of(pid_t pid) {
   return (pid_t)ppid;
 }
 
-size_t sbx_shims_of(const char *id, pid_t *out, size_t max) {
+/* "sbx-shim <id>": the id, else NULL. */
+static char *shim_id(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n <= 0) return NULL;
+  buf[n] = '\0';
+  size_t first = strlen(buf);
+  if (strcmp(buf, "sbx-shim") != 0 || (size_t)n <= first + 1) return NULL;
+  return strdup(buf + first + 1);
+}
+
+bool sbx_is_shim_of(pid_t pid, const char *id) {
+  char *got = shim_id(pid);
+  bool is = got && strcmp(got, id) == 0;
+  free(got);
+  return is;
+}
+
+json_object *sbx_shims_running(void) {
+  json_object *out = json_object_new_object(), *byid = json_object_new_object();
   DIR *dir = opendir("/proc");
-  if (!dir) return 0;
-  size_t n = 0;
-  for (struct dirent *e; n < max && (e = readdir(dir));) {
+  for (struct dirent *e; dir && (e = readdir(dir));) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 0) continue;
-    if (sbx_is_shim_of((pid_t)pid, id) && !sbx_is_shim_of(parent_of((pid_t)pid), id)) out[n++] = (pid_t)pid;
+    char *id = shim_id((pid_t)pid);
+    if (id) json_object_object_add(byid, e->d_name, json_object_new_string(id));
+    free(id);
   }
-  closedir(dir);
-  return n;
+  if (dir) closedir(dir);
+  json_object_object_foreach(byid, pidtext, idobj) {
+    char ppid[24];
+    snprintf(ppid, sizeof ppid, "%d", (int)parent_of((pid_t)atoi(pidtext)));
+    json_object *pid_of_parent;
+    const char *id = json_object_get_string(idobj);
+    if (json_object_object_get_ex(byid, ppid, &pid_of_parent) && strcmp(json_object_get_string(pid_of_parent), id) == 0)
+      continue; /* a holder, or a container before its exec */
+    json_object *list;
+    if (!json_object_object_get_ex(out, id, &list)) {
+      list = json_object_new_array();
+      json_object_object_add(out, id, list);
+    }
+    json_object_array_add(list, json_object_new_int(atoi(pidtext)));
+  }
+  json_object_put(byid);
+  return out;
 }
 
 void sbx_shim_kill(pid_t pid) {
