@@ -185,6 +185,14 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   sbx_error_t err = {0};
   time_t now = time(NULL);
   if (sbx_json_int(x, "nextStartAt", 0) > now) return; /* backing off */
+  pid_t watched = sbx_supervisor_pid(d, ns, name, owner);
+  if (watched > 0) {
+    /* started by an earlier pass whose record did not reach the store (a full disk): the
+     * shim runs, so it is recorded now rather than doubled */
+    json_object_object_add(x, "shimPid", json_object_new_int(watched));
+    set_str(x, "runningHash", sbx_json_str(x, "startingHash"));
+    return;
+  }
 
   const char *pending = admission(all, obj, why, sizeof why);
   if (pending) {

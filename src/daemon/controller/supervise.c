@@ -36,6 +36,7 @@ struct sbx_watch {
   uid_t owner;
   pid_t pid;
   int pidfd;
+  bool exited; /* its end is being handled: no longer a running shim */
   struct sbx_watch *next;
 };
 
@@ -127,6 +128,14 @@ static struct sbx_watch *find(struct sbx_daemon *d, const char *ns, const char *
   return NULL;
 }
 
+pid_t sbx_supervisor_pid(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner) {
+  pthread_mutex_lock(&d->lock);
+  struct sbx_watch *w = find(d, ns, name, owner);
+  pid_t pid = w && !w->exited ? w->pid : -1;
+  pthread_mutex_unlock(&d->lock);
+  return pid;
+}
+
 int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int sig) {
   pthread_mutex_lock(&d->lock);
   struct sbx_watch *w = find(d, ns, name, owner);
@@ -173,6 +182,9 @@ static void *loop(void *arg) {
       /* reap it if it is ours; a re-adopted shim is not, and that is fine */
       waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG);
       epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, w->pidfd, NULL);
+      pthread_mutex_lock(&d->lock);
+      w->exited = true;
+      pthread_mutex_unlock(&d->lock);
       if (d->on_shim_exit) d->on_shim_exit(d, w->ns, w->name, w->owner);
       pthread_mutex_lock(&d->lock);
       for (struct sbx_watch **pp = &d->watches; *pp; pp = &(*pp)->next)
