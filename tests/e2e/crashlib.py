@@ -162,17 +162,6 @@ def procs_in_cgroups(ids):
     return out
 
 
-def mounts_under(prefix):
-    prefix = str(prefix).rstrip("/")
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = line.split()[4].replace("\\040", " ")
-            if mp.startswith(prefix + "/"):
-                out.append(mp)
-    return out
-
-
 def loops_backed_under(prefix):
     """Loop devices whose backing file lies under prefix."""
     out = []
@@ -221,7 +210,7 @@ class Inventory:
             "shims and holders": sorted(shim_processes(self.ids).items()),
             "sandbox processes (sbx-init and below)": procs_in_cgroups(self.ids),
             "cgroups": cgroup_dirs(self.ids),
-            "mounts under the root": mounts_under(self.root),
+            "mounts under the root": [m for m in host_mounts_under(self.root) if m != str(self.root)],
             "loop devices under the root": loops_backed_under(self.root),
             "state directories": sorted(p.name for p in sb.iterdir()) if sb.is_dir() else [],
             "id slots in the store": slot_holders(self.root),

@@ -29,7 +29,7 @@ import crashlib
 from conftest import build_dir
 from crashlib import private_daemon
 from sbxlib import explain, pid_alive, unique_name, wait_until
-from workspaces import applied, apply, container, get, ready, sandbox, wait_condition, wait_ready
+from workspaces import applied, apply, container, get, ready, sandbox, wait_ready
 
 
 def sleeper():
@@ -38,6 +38,14 @@ def sleeper():
 
 def sandbox_id(root, name):
     return crashlib.records(root)[("default", name)]["id"]
+
+
+def running_workspace(d, what):
+    """A Ready workspace of alice's: (its name, its sandbox id)."""
+    name = unique_name(what)
+    applied(d.run, sandbox(name, [sleeper()]))
+    wait_ready(d.run, name)
+    return name, sandbox_id(d.root, name)
 
 
 def stop_daemon(d):
@@ -50,11 +58,8 @@ def stop_daemon(d):
 
 def test_pod_holder_dies_when_its_shim_is_killed(own_daemon, users):
     d = own_daemon
-    name = unique_name("holder")
-    applied(d.run, sandbox(name, [sleeper()]))
+    name, sid = running_workspace(d, "holder")
     try:
-        wait_ready(d.run, name)
-        sid = sandbox_id(d.root, name)
         shims, holders = crashlib.shims_of(sid), crashlib.holders_of(sid)
         assert len(shims) == 1 and holders, (shims, holders)
         os.kill(shims[0], signal.SIGKILL)
@@ -88,11 +93,8 @@ def test_daemon_restarts_do_not_leak_the_spares_id_slots(users):
 
 def test_shim_spawned_before_its_pid_was_recorded_is_adopted(own_daemon, users):
     d = own_daemon
-    name = unique_name("window")
-    applied(d.run, sandbox(name, [sleeper()]))
+    name, sid = running_workspace(d, "window")
     try:
-        wait_ready(d.run, name)
-        sid = sandbox_id(d.root, name)
         shim = crashlib.shims_of(sid)
         assert len(shim) == 1
         # the state a kill -9 between the spawn and the store's update leaves
@@ -146,10 +148,7 @@ def test_two_roots_get_disjoint_id_ranges_and_a_removed_root_frees_its_own(users
 
 def test_empty_store_next_to_running_sandboxes_stops_the_daemon(own_daemon, users):
     d = own_daemon
-    name = unique_name("lost")
-    applied(d.run, sandbox(name, [sleeper()]))
-    wait_ready(d.run, name)
-    sid = sandbox_id(d.root, name)
+    name, sid = running_workspace(d, "lost")
     shim = crashlib.shims_of(sid)
     cgroups = crashlib.cgroup_dirs({sid})
     d.kill9()
@@ -221,24 +220,23 @@ def test_delete_works_on_a_full_disk_and_errors_name_the_disk(users):
 
 def test_crash_backoff_resets_after_ten_minutes_of_running(own_daemon, users):
     d = own_daemon
-    name = unique_name("backoff")
-    applied(d.run, sandbox(name, [sleeper()]))
+    name, sid = running_workspace(d, "backoff")
     try:
-        wait_ready(d.run, name)
         # nine crashes long ago, and this run started eleven minutes ago
         d.kill9()
         long_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 660))
         crashlib.edit_record(d.root, name, lambda x: x.update(crashes=9, startedAt=long_ago))
         d.restart()
         wait_ready(d.run, name)
-        sid = sandbox_id(d.root, name)
         os.kill(crashlib.shims_of(sid)[0], signal.SIGKILL)
-        o = wait_condition(d.run, name, lambda o: "restarting in" in d.run("describe", "sandbox", name,
-                                                                            user="alice").stdout, timeout=30)
-        text = d.run("describe", "sandbox", name, user="alice").stdout
+
+        def described():
+            return d.run("describe", "sandbox", name, user="alice").stdout
+        assert wait_until(lambda: "restarting in" in described(), 30), described()
+        text = described()
         assert "restarting in 1 s" in text, f"the back-off was not reset by an 11-minute run:\n{text}"
         wait_ready(d.run, name, timeout=60)
-        assert ready(get(d.run, name))["status"] == "True", o
+        assert ready(get(d.run, name))["status"] == "True"
     finally:
         d.run("delete", "sandbox", name, user="alice", timeout=90)
 

@@ -58,6 +58,8 @@ bool sbx_is_shim_of(pid_t pid, const char *id);
 json_object *sbx_shims_running(void);
 /* SIGKILL a shim (ours or a previous daemon's) and wait (10 s at most) until it is gone */
 void sbx_shim_kill(pid_t pid);
+/* the parent of pid, from /proc/PID/stat; -1 if it is gone */
+pid_t sbx_parent_of(pid_t pid);
 /* the pid of the shim watched for that sandbox, -1 if none */
 pid_t sbx_supervisor_pid(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner);
 /* signal a watched shim; ESRCH if none */

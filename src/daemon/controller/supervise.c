@@ -212,8 +212,7 @@ int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err) {
   return 0;
 }
 
-/* The parent of pid, from /proc/PID/stat (after the command name's closing parenthesis). */
-static pid_t parent_of(pid_t pid) {
+pid_t sbx_parent_of(pid_t pid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -221,6 +220,7 @@ static pid_t parent_of(pid_t pid) {
   ssize_t n = read(fd, buf, sizeof buf - 1);
   if (n <= 0) return -1;
   buf[n] = '\0';
+  /* "pid (comm) state ppid ...": comm may hold anything, so look after its last ')' */
   char *p = strrchr(buf, ')');
   int ppid = -1;
   if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1) return -1;
@@ -262,7 +262,7 @@ json_object *sbx_shims_running(void) {
   if (dir) closedir(dir);
   json_object_object_foreach(byid, pidtext, idobj) {
     char ppid[24];
-    snprintf(ppid, sizeof ppid, "%d", (int)parent_of((pid_t)atoi(pidtext)));
+    snprintf(ppid, sizeof ppid, "%d", (int)sbx_parent_of((pid_t)atoi(pidtext)));
     json_object *pid_of_parent;
     const char *id = json_object_get_string(idobj);
     if (json_object_object_get_ex(byid, ppid, &pid_of_parent) && strcmp(json_object_get_string(pid_of_parent), id) == 0)
