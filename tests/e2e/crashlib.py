@@ -95,7 +95,7 @@ def slots(root):
 
 
 def registry_rows(root):
-    return query(REGISTRY, "SELECT slot, holder FROM ranges WHERE root = ?", (str(Path(root).resolve()),))
+    return query(REGISTRY, "SELECT slot, holder FROM id_ranges WHERE store = ?", (str(Path(root).resolve() / "sbx.db"),))
 
 
 def _cmdline(pid):

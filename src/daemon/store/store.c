@@ -21,10 +21,10 @@
  * - Host id ranges are host-wide: besides this store's own table (holder -> slot), every
  *   slot taken is a row of a registry database shared by all the daemons of the host
  *   (sbx_store_use_registry; attached as "host", an in-memory one until then), keyed by
- *   the daemon's root. Allocation takes both in one IMMEDIATE transaction, so SQLite's
+ *   the path of the daemon's database. Allocation takes both in one IMMEDIATE transaction, so SQLite's
  *   file lock on the registry serialises daemons; at start a daemon drops its own rows
- *   that its store no longer holds, re-adds those it does, and drops the rows of roots
- *   that have no store any more.
+ *   that its store no longer holds, re-adds those it does, and drops the rows of stores
+ *   whose database file is gone.
  * - A reserve file (<db>.reserve, 8 MiB) keeps room for deletes on a full file system:
  *   a delete, update or release that fails with SQLITE_FULL frees it and tries once more;
  *   it is made again once a later write finds room. */
@@ -70,11 +70,11 @@ static const char *const migrations[SBX_STORE_SCHEMA_VERSION] = {
 };
 
 #define REGISTRY_TABLE                                                                     \
-  "CREATE TABLE IF NOT EXISTS host.ranges ("                                               \
+  "CREATE TABLE IF NOT EXISTS host.id_ranges ("                                               \
   "  slot INTEGER PRIMARY KEY,"                                                            \
-  "  root TEXT NOT NULL,"                                                                  \
+  "  store TEXT NOT NULL,"                                                                  \
   "  holder TEXT NOT NULL,"                                                                \
-  "  UNIQUE (root, holder))"
+  "  UNIQUE (store, holder))"
 #define RESERVE_BYTES (8LL << 20)
 
 enum stmt_id {
@@ -120,13 +120,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                 " ORDER BY namespace, name, owner",
     [ST_SLOT_OF] = "SELECT slot FROM idslots WHERE holder = ?1",
     /* The lowest slot free on the whole host is 0 or just above a taken one. */
-    [ST_SLOT_FREE] = "SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM host.ranges)"
-                     " WHERE s < ?1 AND s NOT IN (SELECT slot FROM host.ranges)"
+    [ST_SLOT_FREE] = "SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM host.id_ranges)"
+                     " WHERE s < ?1 AND s NOT IN (SELECT slot FROM host.id_ranges)"
                      " ORDER BY s LIMIT 1",
     [ST_SLOT_INSERT] = "INSERT INTO main.idslots (slot, holder) VALUES (?1, ?2)",
     [ST_SLOT_DELETE] = "DELETE FROM main.idslots WHERE holder = ?1",
-    [ST_HOST_INSERT] = "INSERT INTO host.ranges (slot, root, holder) VALUES (?1, ?3, ?2)",
-    [ST_HOST_DELETE] = "DELETE FROM host.ranges WHERE root = ?2 AND holder = ?1",
+    [ST_HOST_INSERT] = "INSERT INTO host.id_ranges (slot, store, holder) VALUES (?1, ?3, ?2)",
+    [ST_HOST_DELETE] = "DELETE FROM host.id_ranges WHERE store = ?2 AND holder = ?1",
     [ST_SLOT_HOLDERS] = "SELECT holder FROM main.idslots ORDER BY slot",
 };
 
@@ -134,7 +134,7 @@ struct sbx_store {
   sqlite3 *db;
   pthread_mutex_t lock;
   sqlite3_stmt *st[ST__COUNT];
-  char *root;    /* the registry's key for this store: the directory holding the database */
+  char *key;     /* the registry's key for this store: the database's path */
   char *reserve; /* <db>.reserve */
 };
 
@@ -157,9 +157,9 @@ static int db_fail(struct sbx_store *s, int rc, sbx_error_t *err, const char *wh
   const char *m = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
   if ((rc & 0xff) == SQLITE_FULL)
     return sbx_error_says(err, ENOSPC,
-                          "store: %s: the file system holding %s is full: free space there (`sbx delete` "
+                          "store: %s: the file system of %s is full: free space there (`sbx delete` "
                           "still works on a full disk)",
-                          what, s && s->root ? s->root : "the state database");
+                          what, s && s->key ? s->key : "the state database");
   return sbx_error_says(err, errnum_of(rc), "store: %s: %s", what, m);
 }
 
@@ -182,7 +182,7 @@ static int step_reserved(struct sbx_store *s, sqlite3_stmt *st) {
   if ((rc & 0xff) != SQLITE_FULL || !s->reserve) return rc;
   struct stat sb;
   if (stat(s->reserve, &sb) < 0 || sb.st_size == 0) return rc;
-  fprintf(stderr, "sbxd: the file system of %s is full: using the space kept for deletes\n", s->root);
+  fprintf(stderr, "sbxd: the file system of %s is full: using the space kept for deletes\n", s->key);
   if (truncate(s->reserve, 0) < 0) return rc;
   sqlite3_reset(st);
   return sqlite3_step(st);
@@ -344,7 +344,7 @@ void sbx_store_close(struct sbx_store *s) {
   if (!s) return;
   finalize_all(s);
   sqlite3_close_v2(s->db);
-  free(s->root);
+  free(s->key);
   free(s->reserve);
   pthread_mutex_destroy(&s->lock);
   free(s);
@@ -357,10 +357,9 @@ int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
   struct sbx_store *s = calloc(1, sizeof *s);
   if (!s) return sbx_error_set(err, ENOMEM, "store: open %s", path);
   pthread_mutex_init(&s->lock, NULL);
-  char *slash = strrchr(path, '/');
-  s->root = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+  s->key = strdup(path);
   if (asprintf(&s->reserve, "%s.reserve", path) < 0) s->reserve = NULL;
-  if (!s->root || !s->reserve) {
+  if (!s->key || !s->reserve) {
     sbx_store_close(s);
     return sbx_error_set(err, ENOMEM, "store: open %s", path);
   }
@@ -591,7 +590,7 @@ static int slot_alloc_locked(struct sbx_store *s, const char *holder, uint32_t n
     st = stmt(s, id);
     rc = sqlite3_bind_int64(st, 1, free_slot);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && id == ST_HOST_INSERT) rc = sqlite3_bind_text(st, 3, s->root, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && id == ST_HOST_INSERT) rc = sqlite3_bind_text(st, 3, s->key, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return db_fail(s, rc, err, "take id slot");
@@ -624,7 +623,7 @@ int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_
   for (enum stmt_id id = ST_SLOT_DELETE; ret == 0 && id <= ST_HOST_DELETE; id += ST_HOST_DELETE - ST_SLOT_DELETE) {
     sqlite3_stmt *st = stmt(s, id);
     int rc = sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && id == ST_HOST_DELETE) rc = sqlite3_bind_text(st, 2, s->root, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && id == ST_HOST_DELETE) rc = sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = step_reserved(s, st);
     if (rc != SQLITE_DONE)
       ret = db_fail(s, rc, err, "release id slot");
@@ -655,18 +654,16 @@ int sbx_store_idslot_holders(struct sbx_store *s, json_object **out, sbx_error_t
 
 /* ---- the host-wide registry ------------------------------------------------------ */
 
-/* Roots whose store is gone (a removed state directory) hold no ranges any more. */
-static void prune_dead_roots(struct sbx_store *s) {
+/* Stores that are gone (a removed state directory) hold no ranges any more. */
+static void prune_gone_stores(struct sbx_store *s) {
   sqlite3_stmt *q = NULL, *del = NULL;
-  if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT root FROM host.ranges", -1, &q, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(s->db, "DELETE FROM host.ranges WHERE root = ?1", -1, &del, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT store FROM host.id_ranges", -1, &q, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "DELETE FROM host.id_ranges WHERE store = ?1", -1, &del, NULL) != SQLITE_OK)
     goto out;
   json_object *dead = json_object_new_array();
   while (sqlite3_step(q) == SQLITE_ROW) {
     const char *root = (const char *)sqlite3_column_text(q, 0);
-    char db[4200];
-    snprintf(db, sizeof db, "%s/sbx.db", root ? root : "");
-    if (root && *root == '/' && access(db, F_OK) < 0 && errno == ENOENT)
+    if (root && *root == '/' && access(root, F_OK) < 0 && errno == ENOENT)
       json_object_array_add(dead, json_object_new_string(root));
   }
   for (size_t i = 0; i < json_object_array_length(dead); i++) {
@@ -680,25 +677,25 @@ out:
   sqlite3_finalize(del);
 }
 
-/* Make the registry's rows of this root exactly this store's slots (one transaction). */
+/* Make the registry's rows of this store exactly its slots (one transaction). */
 static int registry_sync(struct sbx_store *s, sbx_error_t *err) {
   if (exec_sql(s, "BEGIN IMMEDIATE", err, "begin id range sync") < 0) return -1;
-  prune_dead_roots(s);
+  prune_gone_stores(s);
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db,
-                              "DELETE FROM host.ranges WHERE root = ?1"
+                              "DELETE FROM host.id_ranges WHERE store = ?1"
                               " AND holder NOT IN (SELECT holder FROM main.idslots);"
                               , -1, &st, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->root, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   sqlite3_finalize(st);
   st = NULL;
   if (rc == SQLITE_DONE)
     rc = sqlite3_prepare_v2(s->db,
-                            "INSERT OR IGNORE INTO host.ranges (slot, root, holder)"
+                            "INSERT OR IGNORE INTO host.id_ranges (slot, store, holder)"
                             " SELECT slot, ?1, holder FROM main.idslots",
                             -1, &st, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->root, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
@@ -706,17 +703,17 @@ static int registry_sync(struct sbx_store *s, sbx_error_t *err) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
   }
-  /* a slot this store holds that the registry gives another root: both use those ids */
+  /* a slot this store holds that the registry gives another store: both use those ids */
   st = NULL;
   rc = sqlite3_prepare_v2(s->db,
-                          "SELECT i.slot, i.holder, h.root FROM main.idslots i JOIN host.ranges h"
-                          " ON h.slot = i.slot WHERE h.root <> ?1 LIMIT 1",
+                          "SELECT i.slot, i.holder, h.store FROM main.idslots i JOIN host.id_ranges h"
+                          " ON h.slot = i.slot WHERE h.store <> ?1 LIMIT 1",
                           -1, &st, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->root, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     sbx_error_says(err, EEXIST,
-                   "host id range %lld of sandbox %s is also held by the sbxd of %s: two daemons "
+                   "host id range %lld of sandbox %s is also held by the store %s: two daemons "
                    "shared one id range before ranges were host-wide; delete that sandbox on one of them",
                    (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                    (const char *)sqlite3_column_text(st, 2));

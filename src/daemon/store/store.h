@@ -53,8 +53,8 @@ int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_
 /* The holders of this store's slots (a new JSON array of strings). */
 int sbx_store_idslot_holders(struct sbx_store *s, json_object **out, sbx_error_t *err);
 /* Allocate from the host-wide registry at `path` (an SQLite file every sbxd of the host
- * shares; created 0600) instead of this store alone. Syncs this root's rows with the
- * store and drops the rows of roots whose sbx.db is gone. EEXIST (with both sandboxes
+ * shares; created 0600, keyed by each store's database path) instead of this store alone.
+ * Syncs this store's rows and drops the rows of stores whose database file is gone. EEXIST (with both sandboxes
  * named) if another root holds one of this store's slots. */
 int sbx_store_use_registry(struct sbx_store *s, const char *path, sbx_error_t *err);
 
