@@ -41,8 +41,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   sbx_store_close(f->s);
-  const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-  for (size_t i = 0; i < 4; i++) {
+  const char *suffixes[] = {"", "-wal", "-shm", "-journal", ".reserve"};
+  for (size_t i = 0; i < 5; i++) {
     char p[160];
     snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
     unlink(p);
@@ -318,7 +318,7 @@ static void test_idslots(void **state) {
   /* Exhausted. */
   slot = 99;
   assert_int_equal(sbx_store_idslot_alloc(f->s, "dave/d", 3, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(slot, 99);
   /* An existing holder still gets its slot when the pool is full. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "carol/c", 3, &slot, &err), 0);
@@ -341,7 +341,7 @@ static void test_idslots(void **state) {
   assert_int_equal(slot, 1);
   /* No pool at all. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "hank/h", 0, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "", 5, &slot, &err), -1);
   assert_int_equal(err.errnum, EINVAL);
 }
@@ -357,7 +357,7 @@ static void test_idslots_large_pool(void **state) {
     assert_int_equal(slot, i);
   }
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_release(f->s, "h137", &err), 0);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), 0);
   assert_int_equal(slot, 137);
@@ -552,6 +552,54 @@ static void test_error_message_escapes_name(void **state) {
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+static void remove_db(const char *path) {
+  const char *suffixes[] = {"", "-wal", "-shm", "-journal", ".reserve"};
+  for (size_t i = 0; i < 5; i++) {
+    char p[200];
+    snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+    unlink(p);
+  }
+}
+
+/* Two stores (two daemons' roots) on one registry never hold the same slot, and the
+ * slots of a store whose database is gone come back at the next daemon's start. */
+static void test_registry_host_wide(void **state) {
+  struct fixture *f = *state;
+  sbx_error_t err = {0};
+  char reg[200], dirb[160], pathb[200];
+  snprintf(reg, sizeof reg, "%s/registry.db", f->dir);
+  snprintf(dirb, sizeof dirb, "%s/b", f->dir);
+  snprintf(pathb, sizeof pathb, "%s/state.db", dirb);
+  assert_int_equal(mkdir(dirb, 0700), 0);
+  struct sbx_store *b = NULL;
+  if (sbx_store_open(pathb, &b, &err) < 0) fail_msg("open b: %s", err.msg);
+  assert_int_equal(sbx_store_use_registry(f->s, reg, &err), 0);
+  assert_int_equal(sbx_store_use_registry(b, reg, &err), 0);
+  uint32_t slot = 99;
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a1", 3, &slot, &err), 0);
+  assert_int_equal(slot, 0);
+  assert_int_equal(sbx_store_idslot_alloc(b, "b1", 3, &slot, &err), 0);
+  assert_int_equal(slot, 1);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a2", 3, &slot, &err), 0);
+  assert_int_equal(slot, 2);
+  assert_int_equal(sbx_store_idslot_alloc(b, "b2", 3, &slot, &err), -1);
+  assert_int_equal(err.errnum, EUSERS);
+  /* b's root is removed: its slot is free again once a daemon starts */
+  sbx_store_close(b);
+  remove_db(pathb);
+  assert_int_equal(rmdir(dirb), 0);
+  assert_int_equal(sbx_store_use_registry(f->s, reg, &err), 0);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a3", 3, &slot, &err), 0);
+  assert_int_equal(slot, 1);
+  /* a release frees the slot host-wide */
+  assert_int_equal(sbx_store_idslot_release(f->s, "a1", &err), 0);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a4", 3, &slot, &err), 0);
+  assert_int_equal(slot, 0);
+  sbx_store_close(f->s);
+  f->s = NULL;
+  remove_db(reg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_crud_two_owners),     T(test_errors),
@@ -559,7 +607,7 @@ int main(void) {
       T(test_list),                T(test_list_keeps_annotations),
       T(test_idslots),             T(test_idslots_large_pool),
       T(test_idslots_threads),
-      T(test_persistence),         T(test_file_mode_and_wal),
+      T(test_persistence), T(test_registry_host_wide),         T(test_file_mode_and_wal),
       T(test_existing_file_tightened), T(test_newer_schema_refused),
       T(test_open_errors),         T(test_sql_looking_names),
       T(test_error_message_escapes_name),

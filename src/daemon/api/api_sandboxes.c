@@ -106,10 +106,7 @@ static int create(const struct sbx_http_req *r, json_object *obj) {
   if (sbx_quota_admit(r->d, r->who->uid, &(struct sbx_quota){.sandboxes = 1}, &err) < 0)
     return sbx_http_error(r, WHAT, &err);
   uint32_t slot;
-  if (sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    if (err.errnum == ENOSPC) sbx_error_says(&err, ENOSPC, "no free host id range is left: too many sandboxes");
-    return sbx_http_error(r, WHAT, &err);
-  }
+  if (sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) return sbx_http_error(r, WHAT, &err);
   json_object *meta = sbx_json_path(obj, "metadata");
   json_object_object_add(meta, "uid", json_object_new_string(uid));
   json_object_object_add(meta, "creationTimestamp", json_object_new_string(ts));

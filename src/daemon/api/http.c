@@ -71,6 +71,7 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
   case EACCES:
   case EPERM:
   case EDQUOT: /* over the person's quota, as Kubernetes answers a ResourceQuota refusal */
+  case EUSERS: /* every host id range is taken */
     return sbx_http_status(r, 403, "Forbidden", err->msg);
   case ENOSPC:
     return sbx_http_status(r, 507, "InsufficientStorage", err->msg);

@@ -51,7 +51,7 @@ int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *rea
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 /* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",
  * EEXIST -> 409 AlreadyExists, EINVAL -> 422 Invalid, EBUSY -> 409 Conflict,
- * EACCES/EPERM -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
+ * EACCES/EPERM/EUSERS -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
 int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_error_t *err);
 /* the query argument `key`, or NULL */
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key);

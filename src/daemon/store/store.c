@@ -15,9 +15,21 @@
  * - Objects are stored as compact JSON text; readers get freshly parsed copies, so the
  *   owner annotation sbx_store_list() adds never reaches the stored text.
  * - Errors that a caller acts on carry an errnum: ENOENT (absent), EEXIST (key taken),
- *   ENOSPC (no free id slot), EINVAL (bad argument); SQLite failures carry EIO (EBUSY,
- *   ENOSPC for a locked or full database) and SQLite's own message. */
+ *   EUSERS (no free id slot), EINVAL (bad argument); SQLite failures carry EIO (EBUSY,
+ *   ENOSPC for a locked or full database) and SQLite's own message, and a full file
+ *   system says so and what to do.
+ * - Host id ranges are host-wide: besides this store's own table (holder -> slot), every
+ *   slot taken is a row of a registry database shared by all the daemons of the host
+ *   (sbx_store_use_registry; attached as "host", an in-memory one until then), keyed by
+ *   the path of the daemon's database. Allocation takes both in one IMMEDIATE transaction, so SQLite's
+ *   file lock on the registry serialises daemons; at start a daemon drops its own rows
+ *   that its store no longer holds, re-adds those it does, and drops the rows of stores
+ *   whose database file is gone.
+ * - A reserve file (<db>.reserve, 8 MiB) keeps room for deletes on a full file system:
+ *   a delete, update or release that fails with SQLITE_FULL frees it and tries once more;
+ *   it is made again once a later write finds room. */
 #include "daemon/store/store.h"
+#include "daemon/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +70,14 @@ static const char *const migrations[SBX_STORE_SCHEMA_VERSION] = {
     "  holder TEXT NOT NULL UNIQUE);",
 };
 
+#define REGISTRY_TABLE                                                                     \
+  "CREATE TABLE IF NOT EXISTS host.id_ranges ("                                               \
+  "  slot INTEGER PRIMARY KEY,"                                                            \
+  "  store TEXT NOT NULL,"                                                                  \
+  "  holder TEXT NOT NULL,"                                                                \
+  "  UNIQUE (store, holder))"
+#define RESERVE_BYTES (8LL << 20)
+
 enum stmt_id {
   ST_BEGIN,
   ST_COMMIT,
@@ -72,6 +92,9 @@ enum stmt_id {
   ST_SLOT_FREE,
   ST_SLOT_INSERT,
   ST_SLOT_DELETE,
+  ST_HOST_INSERT,
+  ST_HOST_DELETE,
+  ST_SLOT_HOLDERS,
   ST__COUNT
 };
 
@@ -97,18 +120,23 @@ static const char *const stmt_sql[ST__COUNT] = {
                 " AND (?3 IS NULL OR owner = ?3)"
                 " ORDER BY namespace, name, owner",
     [ST_SLOT_OF] = "SELECT slot FROM idslots WHERE holder = ?1",
-    /* The lowest free slot is 0 or just above a taken one. */
-    [ST_SLOT_FREE] = "SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM idslots)"
-                     " WHERE s < ?1 AND s NOT IN (SELECT slot FROM idslots)"
+    /* The lowest slot free on the whole host is 0 or just above a taken one. */
+    [ST_SLOT_FREE] = "SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM host.id_ranges)"
+                     " WHERE s < ?1 AND s NOT IN (SELECT slot FROM host.id_ranges)"
                      " ORDER BY s LIMIT 1",
-    [ST_SLOT_INSERT] = "INSERT INTO idslots (slot, holder) VALUES (?1, ?2)",
-    [ST_SLOT_DELETE] = "DELETE FROM idslots WHERE holder = ?1",
+    [ST_SLOT_INSERT] = "INSERT INTO main.idslots (slot, holder) VALUES (?1, ?2)",
+    [ST_SLOT_DELETE] = "DELETE FROM main.idslots WHERE holder = ?1",
+    [ST_HOST_INSERT] = "INSERT INTO host.id_ranges (slot, store, holder) VALUES (?1, ?3, ?2)",
+    [ST_HOST_DELETE] = "DELETE FROM host.id_ranges WHERE store = ?2 AND holder = ?1",
+    [ST_SLOT_HOLDERS] = "SELECT holder FROM main.idslots ORDER BY slot",
 };
 
 struct sbx_store {
   sqlite3 *db;
   pthread_mutex_t lock;
   sqlite3_stmt *st[ST__COUNT];
+  char *key;     /* the registry's key for this store: the database's path */
+  char *reserve; /* <db>.reserve */
 };
 
 /* ---- errors ---------------------------------------------------------------------- */
@@ -128,7 +156,37 @@ static int errnum_of(int rc) {
 /* "store: <what>: <sqlite message>" with an errnum derived from the SQLite code. */
 static int db_fail(struct sbx_store *s, int rc, sbx_error_t *err, const char *what) {
   const char *m = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  if ((rc & 0xff) == SQLITE_FULL)
+    return sbx_error_says(err, ENOSPC,
+                          "store: %s: the file system of %s is full: free space there (`sbx delete` "
+                          "still works on a full disk)",
+                          what, s && s->key ? s->key : "the state database");
   return sbx_error_says(err, errnum_of(rc), "store: %s: %s", what, m);
+}
+
+/* ---- the reserve -------------------------------------------------------------------- */
+
+static void reserve_make(struct sbx_store *s) {
+  if (!s->reserve) return;
+  int fd = open(s->reserve, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size < RESERVE_BYTES && posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
+    if (ftruncate(fd, 0) < 0) { /* no room yet: tried again after the next write */
+    }
+  close(fd);
+}
+
+/* A write that may use the reserve: on a full file system, free it and try once more. */
+static int step_reserved(struct sbx_store *s, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  if ((rc & 0xff) != SQLITE_FULL || !s->reserve) return rc;
+  struct stat sb;
+  if (stat(s->reserve, &sb) < 0 || sb.st_size == 0) return rc;
+  sbx_log(SBX_LOG_WARN, "the file system of %s is full: using the space kept for deletes", s->key);
+  if (truncate(s->reserve, 0) < 0) return rc;
+  sqlite3_reset(st);
+  return sqlite3_step(st);
 }
 
 /* Printable form of an object key for messages: kind "ns/name" (uid N). */
@@ -191,6 +249,10 @@ static void lock(struct sbx_store *s) { pthread_mutex_lock(&s->lock); }
 static void unlock(struct sbx_store *s) { pthread_mutex_unlock(&s->lock); }
 
 /* ---- open / close ---------------------------------------------------------------- */
+
+static void finalize_all(struct sbx_store *s);
+static int prepare_all(struct sbx_store *s, sbx_error_t *err);
+static int attach_registry(struct sbx_store *s, const char *path, sbx_error_t *err);
 
 /* Create the file 0600 (or tighten an existing one) before SQLite opens it. */
 static int prepare_file(const char *path, sbx_error_t *err) {
@@ -281,8 +343,10 @@ fail:
 
 void sbx_store_close(struct sbx_store *s) {
   if (!s) return;
-  for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(s->st[i]);
+  finalize_all(s);
   sqlite3_close_v2(s->db);
+  free(s->key);
+  free(s->reserve);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
@@ -294,6 +358,12 @@ int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
   struct sbx_store *s = calloc(1, sizeof *s);
   if (!s) return sbx_error_set(err, ENOMEM, "store: open %s", path);
   pthread_mutex_init(&s->lock, NULL);
+  s->key = strdup(path);
+  if (asprintf(&s->reserve, "%s.reserve", path) < 0) s->reserve = NULL;
+  if (!s->key || !s->reserve) {
+    sbx_store_close(s);
+    return sbx_error_set(err, ENOMEM, "store: open %s", path);
+  }
   int rc = sqlite3_open_v2(path, &s->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                SQLITE_OPEN_NOFOLLOW,
@@ -307,13 +377,9 @@ int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
        * last commits back (and never corrupts), and commits need no fsync each */
       exec_sql(s, "PRAGMA synchronous = NORMAL", err, "synchronous") < 0 ||
       exec_sql(s, "PRAGMA foreign_keys = ON", err, "foreign_keys") < 0 ||
-      migrate(s, err) < 0)
+      migrate(s, err) < 0 || attach_registry(s, NULL, err) < 0 || prepare_all(s, err) < 0)
     goto fail;
-  for (int i = 0; i < ST__COUNT; i++) {
-    rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                            NULL);
-    if (rc != SQLITE_OK) goto db_error;
-  }
+  reserve_make(s);
   *out = s;
   return 0;
 db_error:
@@ -342,7 +408,7 @@ static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, 
   if (ret == 0) {
     int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_OK) rc = id == ST_UPDATE ? step_reserved(s, st) : sqlite3_step(st);
     if (id == ST_INSERT && rc == SQLITE_CONSTRAINT_PRIMARYKEY)
       ret = sbx_error_says(err, EEXIST, "%s \"%s/%s\" of uid %u already exists", k.kind, k.ns,
                        k.name, (unsigned)owner);
@@ -426,7 +492,7 @@ int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, cons
   int ret = bind_key(s, st, kind, ns, name, err);
   if (ret == 0) {
     int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_OK) rc = step_reserved(s, st);
     if (rc != SQLITE_DONE)
       ret = db_fail(s, rc, err, "delete object");
     else if (sqlite3_changes(s->db) == 0)
@@ -434,6 +500,7 @@ int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, cons
                        (unsigned)owner);
   }
   sqlite3_reset(st);
+  if (ret == 0) reserve_make(s); /* the space a delete freed keeps the next one possible */
   unlock(s);
   return ret;
 }
@@ -514,18 +581,21 @@ static int slot_alloc_locked(struct sbx_store *s, const char *holder, uint32_t n
   int64_t free_slot = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)
-    return sbx_error_says(err, ENOSPC,
-                      "store: all %" PRIu32 " host id ranges are in use: delete a sandbox "
-                      "or raise the number of ranges",
+    return sbx_error_says(err, EUSERS,
+                      "no free host id range is left: all %" PRIu32 " ranges of this host are in "
+                      "use (by every sbxd on it): delete a sandbox",
                       nslots);
   if (rc != SQLITE_ROW) return db_fail(s, rc, err, "find a free id slot");
 
-  st = stmt(s, ST_SLOT_INSERT);
-  rc = sqlite3_bind_int64(st, 1, free_slot);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "take id slot");
+  for (enum stmt_id id = ST_SLOT_INSERT; id <= ST_HOST_INSERT; id += ST_HOST_INSERT - ST_SLOT_INSERT) {
+    st = stmt(s, id);
+    rc = sqlite3_bind_int64(st, 1, free_slot);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && id == ST_HOST_INSERT) rc = sqlite3_bind_text(st, 3, s->key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return db_fail(s, rc, err, "take id slot");
+  }
   *slot = (uint32_t)free_slot;
   return 0;
 }
@@ -550,15 +620,150 @@ int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_
   char h[QUOTE_MAX * 4 + 8];
   sbx_escape_for_message(holder, QUOTE_MAX, h, sizeof h);
   lock(s);
-  sqlite3_stmt *st = stmt(s, ST_SLOT_DELETE);
-  int ret = 0;
-  int rc = sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  if (rc != SQLITE_DONE)
-    ret = db_fail(s, rc, err, "release id slot");
-  else if (sqlite3_changes(s->db) == 0)
-    ret = sbx_error_says(err, ENOENT, "store: \"%s\" holds no id slot", h);
+  int ret = run_simple(s, ST_BEGIN, err, "begin");
+  for (enum stmt_id id = ST_SLOT_DELETE; ret == 0 && id <= ST_HOST_DELETE; id += ST_HOST_DELETE - ST_SLOT_DELETE) {
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && id == ST_HOST_DELETE) rc = sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = step_reserved(s, st);
+    if (rc != SQLITE_DONE)
+      ret = db_fail(s, rc, err, "release id slot");
+    else if (id == ST_SLOT_DELETE && sqlite3_changes(s->db) == 0)
+      ret = sbx_error_says(err, ENOENT, "store: \"%s\" holds no id slot", h);
+    sqlite3_reset(st);
+  }
+  if (ret == 0) ret = run_simple(s, ST_COMMIT, err, "commit id slot");
+  if (ret < 0) rollback(s);
+  unlock(s);
+  return ret;
+}
+
+int sbx_store_idslot_holders(struct sbx_store *s, json_object **out, sbx_error_t *err) {
+  _cleanup_json_ json_object *arr = json_object_new_array();
+  if (!arr) return sbx_error_set(err, ENOMEM, "store: list id slots");
+  lock(s);
+  sqlite3_stmt *st = stmt(s, ST_SLOT_HOLDERS);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_object_array_add(arr, json_object_new_string((const char *)sqlite3_column_text(st, 0)));
   sqlite3_reset(st);
   unlock(s);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "list id slots");
+  *out = sbx_steal_ptr(&arr);
+  return 0;
+}
+
+/* ---- the host-wide registry ------------------------------------------------------ */
+
+/* Stores that are gone (a removed state directory) hold no ranges any more. */
+static void prune_gone_stores(struct sbx_store *s) {
+  sqlite3_stmt *q = NULL, *del = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT store FROM host.id_ranges", -1, &q, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "DELETE FROM host.id_ranges WHERE store = ?1", -1, &del, NULL) != SQLITE_OK)
+    goto out;
+  json_object *dead = json_object_new_array();
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *root = (const char *)sqlite3_column_text(q, 0);
+    if (root && *root == '/' && access(root, F_OK) < 0 && errno == ENOENT)
+      json_object_array_add(dead, json_object_new_string(root));
+  }
+  for (size_t i = 0; i < json_object_array_length(dead); i++) {
+    sqlite3_reset(del);
+    sqlite3_bind_text(del, 1, json_object_get_string(json_object_array_get_idx(dead, i)), -1, SQLITE_TRANSIENT);
+    sqlite3_step(del);
+  }
+  json_object_put(dead);
+out:
+  sqlite3_finalize(q);
+  sqlite3_finalize(del);
+}
+
+/* Make the registry's rows of this store exactly its slots (one transaction). */
+static int registry_sync(struct sbx_store *s, sbx_error_t *err) {
+  if (exec_sql(s, "BEGIN IMMEDIATE", err, "begin id range sync") < 0) return -1;
+  prune_gone_stores(s);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db,
+                              "DELETE FROM host.id_ranges WHERE store = ?1"
+                              " AND holder NOT IN (SELECT holder FROM main.idslots);"
+                              , -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_DONE)
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT OR IGNORE INTO host.id_ranges (slot, store, holder)"
+                            " SELECT slot, ?1, holder FROM main.idslots",
+                            -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    db_fail(s, rc, err, "sync the host's id ranges");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  /* a slot this store holds that the registry gives another store: both use those ids */
+  st = NULL;
+  rc = sqlite3_prepare_v2(s->db,
+                          "SELECT i.slot, i.holder, h.store FROM main.idslots i JOIN host.id_ranges h"
+                          " ON h.slot = i.slot WHERE h.store <> ?1 LIMIT 1",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, s->key, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    sbx_error_says(err, EEXIST,
+                   "host id range %lld of sandbox %s is also held by the store %s: two daemons "
+                   "shared one id range before ranges were host-wide; delete that sandbox on one of them",
+                   (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                   (const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  sqlite3_finalize(st);
+  return exec_sql(s, "COMMIT", err, "commit id range sync");
+}
+
+static void finalize_all(struct sbx_store *s) {
+  for (int i = 0; i < ST__COUNT; i++) {
+    sqlite3_finalize(s->st[i]);
+    s->st[i] = NULL;
+  }
+}
+
+static int prepare_all(struct sbx_store *s, sbx_error_t *err) {
+  for (int i = 0; i < ST__COUNT; i++) {
+    int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+    if (rc != SQLITE_OK) return db_fail(s, rc, err, "prepare");
+  }
+  return 0;
+}
+
+/* Attach `path` as the registry "host" (an in-memory one for NULL) and sync it. */
+static int attach_registry(struct sbx_store *s, const char *path, sbx_error_t *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, "ATTACH DATABASE ?1 AS host", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, path ? path : ":memory:", -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "open the host's id range registry");
+  if (path && (exec_sql(s, "PRAGMA host.journal_mode = WAL", err, "registry journal") < 0 ||
+               exec_sql(s, "PRAGMA host.synchronous = NORMAL", err, "registry synchronous") < 0))
+    return -1;
+  if (exec_sql(s, REGISTRY_TABLE, err, "create the id range registry") < 0) return -1;
+  return registry_sync(s, err);
+}
+
+int sbx_store_use_registry(struct sbx_store *s, const char *path, sbx_error_t *err) {
+  if (prepare_file(path, err) < 0) return -1;
+  lock(s);
+  finalize_all(s);
+  int ret = exec_sql(s, "DETACH DATABASE host", err, "detach");
+  if (ret == 0) ret = attach_registry(s, path, err);
+  if (ret == 0) ret = prepare_all(s, err);
+  unlock(s);
+  if (ret < 0) sbx_error_prefix(err, "%s", path);
   return ret;
 }

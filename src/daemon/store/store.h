@@ -45,9 +45,17 @@ int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t 
                    json_object **out, sbx_error_t *err);
 
 /* Host id ranges: slot k covers host ids [base + k*size, base + (k+1)*size). Allocating
- * for a holder that already has a slot returns the same slot. ENOSPC when all are taken. */
+ * for a holder that already has a slot returns the same slot. EUSERS when all are taken
+ * (on the whole host, once a registry is in use); ENOSPC means the disk is full. */
 int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nslots,
                            uint32_t *slot, sbx_error_t *err);
 int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_t *err);
+/* The holders of this store's slots (a new JSON array of strings). */
+int sbx_store_idslot_holders(struct sbx_store *s, json_object **out, sbx_error_t *err);
+/* Allocate from the host-wide registry at `path` (an SQLite file every sbxd of the host
+ * shares; created 0600, keyed by each store's database path) instead of this store alone.
+ * Syncs this store's rows and drops the rows of stores whose database file is gone. EEXIST (with both sandboxes
+ * named) if another root holds one of this store's slots. */
+int sbx_store_use_registry(struct sbx_store *s, const char *path, sbx_error_t *err);
 
 #endif
