@@ -446,7 +446,7 @@ static void test_file_mode_and_wal(void **state) {
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 1);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -552,6 +552,75 @@ static void test_error_message_escapes_name(void **state) {
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+static const char *rv_of(json_object *o) {
+  json_object *meta = NULL, *v = NULL;
+  assert_true(json_object_object_get_ex(o, "metadata", &meta));
+  assert_true(json_object_object_get_ex(meta, "resourceVersion", &v));
+  return json_object_get_string(v);
+}
+
+/* Every write takes the next resourceVersion; a conditional update at a stale one is
+ * refused (ESTALE) and changes nothing; the change log replays writes in order and says
+ * ERANGE for a version older than it keeps. */
+static void test_resource_versions_and_changes(void **state) {
+  struct fixture *f = *state;
+  sbx_error_t err = {0};
+  int64_t start = sbx_store_revision(f->s);
+  json_object *o = sandbox("rv", "one");
+  assert_int_equal(sbx_store_create(f->s, "Sandbox", "default", "rv", 1000, o, &err), 0);
+  char first[24];
+  snprintf(first, sizeof first, "%s", rv_of(o));
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, first, &err), 0);
+  assert_string_not_equal(rv_of(o), first);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, first, &err), -1);
+  assert_int_equal(err.errnum, ESTALE);
+  assert_non_null(strstr(err.msg, "has been modified"));
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, "12x", &err), -1);
+  assert_int_equal(err.errnum, EINVAL);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "nope", 1000, o, first, &err), -1);
+  assert_int_equal(err.errnum, ENOENT);
+  json_object *got = NULL;
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "rv", 1000, &got, NULL, &err), 0);
+  assert_string_equal(rv_of(got), rv_of(o));
+  json_object_put(got);
+  json_object *other = sandbox("theirs", "x");
+  assert_int_equal(sbx_store_create(f->s, "Sandbox", "default", "theirs", 2000, other, &err), 0);
+  json_object_put(other);
+  assert_int_equal(sbx_store_delete(f->s, "Sandbox", "default", "rv", 1000, &err), 0);
+  json_object_put(o);
+
+  json_object *ch = NULL;
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, start, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 3); /* uid 2000's create is not uid 1000's */
+  const char *types[] = {"ADDED", "MODIFIED", "DELETED"};
+  for (size_t i = 0; i < 3; i++) {
+    json_object *e = json_object_array_get_idx(ch, i), *t = NULL;
+    assert_true(json_object_object_get_ex(e, "type", &t));
+    assert_string_equal(json_object_get_string(t), types[i]);
+  }
+  json_object_put(ch);
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, SBX_OWNER_ANY, start, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 4);
+  json_object_put(ch);
+  assert_int_equal(sbx_store_wait_change(f->s, sbx_store_revision(f->s), 10), 0);
+  assert_int_equal(sbx_store_wait_change(f->s, start, 10), 1);
+
+  /* push the first writes out of the history */
+  for (int i = 0; i < SBX_STORE_HISTORY; i++) {
+    json_object *c = sandbox("churn", "x");
+    assert_int_equal(sbx_store_update(f->s, "Sandbox", "default", "theirs", 2000, c, &err), 0);
+    json_object_put(c);
+  }
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, start, &ch, &err), -1);
+  assert_int_equal(err.errnum, ERANGE);
+  assert_non_null(strstr(err.msg, "too old resource version"));
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, sbx_store_revision(f->s) + 5, &ch, &err), -1);
+  assert_int_equal(err.errnum, ERANGE);
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, sbx_store_revision(f->s) - 3, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 0);
+  json_object_put(ch);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_crud_two_owners),     T(test_errors),
@@ -562,7 +631,7 @@ int main(void) {
       T(test_persistence),         T(test_file_mode_and_wal),
       T(test_existing_file_tightened), T(test_newer_schema_refused),
       T(test_open_errors),         T(test_sql_looking_names),
-      T(test_error_message_escapes_name),
+      T(test_error_message_escapes_name), T(test_resource_versions_and_changes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
