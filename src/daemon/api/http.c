@@ -30,7 +30,18 @@ int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const
   return MHD_YES;
 }
 
+int sbx_http_stream(const struct sbx_http_req *r, unsigned code, struct MHD_Response *m) {
+  sbx_http_json(r, code, NULL);
+  r->resp->stream = m;
+  return MHD_YES;
+}
+
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
+  if (resp->stream) {
+    int ret = MHD_queue_response(c, resp->code, resp->stream);
+    MHD_destroy_response(resp->stream);
+    return ret;
+  }
   size_t len;
   const char *text = resp->text;
   if (text) len = strlen(text);
@@ -67,6 +78,7 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
   case EINVAL:
     return sbx_http_status(r, 422, "Invalid", err->msg);
   case EBUSY:
+  case ESTALE:
     return sbx_http_status(r, 409, "Conflict", err->msg);
   case EACCES:
   case EPERM:
