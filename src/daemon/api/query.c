@@ -143,6 +143,19 @@ int sbx_query_check(const struct sbx_http_req *r, int *answered) {
   return -1;
 }
 
+int sbx_query_whole(const struct sbx_http_req *r, int *answered) {
+  static const char *const list_only[] = {"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
+                                          "watch", "allowWatchBookmarks", "timeoutSeconds"};
+  for (size_t i = 0; i < sizeof list_only / sizeof list_only[0]; i++)
+    if (sbx_http_query(r, list_only[i])) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "%s: metrics are answered whole, as they are now: leave it out", list_only[i]);
+      *answered = sbx_http_status(r, 400, "BadRequest", msg);
+      return -1;
+    }
+  return 0;
+}
+
 static bool truthy(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "1")); }
 
 bool sbx_query_dry_run(const struct sbx_http_req *r) { return sbx_http_query(r, "dryRun") != NULL; }
