@@ -5,7 +5,8 @@ under setpriv), the way stock kubectl and client libraries use them:
 - labelSelector (equality and set-based) and fieldSelector on list, and on DELETE of a
   collection: alice's `delete -l app=big` removes exactly her app=big sandboxes; her
   app=small and unlabelled ones stay, and so does bob's app=big;
-- dryRun=All on create, replace and delete (sandboxes and secrets) changes nothing: no
+- dryRun=All on create, replace and delete (sandboxes and secrets), and kubectl's
+  DeleteOptions body (dryRun, preconditions, propagationPolicy), change nothing: no
   object, no PVC, nothing started, the old object unchanged and still there;
 - resourceVersion: a replace at a stale version is 409 Conflict and changes nothing, at
   the current one it succeeds;
@@ -258,6 +259,22 @@ def test_dry_run_changes_nothing(daemon, users, cleanup):
     assert status == 200, body
     status, body = one(daemon, "alice", "GET", f"{API}/{real}")
     assert status == 200, "a dry-run delete deleted the sandbox"
+    # kubectl delete --dry-run=server puts it in the DeleteOptions body
+    kubectl_opts = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
+                    "dryRun": ["All"]}
+    status, body = one(daemon, "alice", "DELETE", f"{API}/{real}", kubectl_opts)
+    assert status == 200, body
+    status, body = one(daemon, "alice", "GET", f"{API}/{real}")
+    assert status == 200, "a dry-run delete (DeleteOptions.dryRun) deleted the sandbox"
+    status, body = one(daemon, "alice", "DELETE", API, dict(kubectl_opts))
+    assert status == 200 and real in names(body), body
+    assert one(daemon, "alice", "GET", f"{API}/{real}")[0] == 200, "a dry-run delete-collection deleted"
+    for opts, says in [({"gracePeriodSeconds": 0}, "gracePeriodSeconds"), ({"bogus": 1}, "unknown field"),
+                       ({"dryRun": ["Some"]}, "dryRun"), ({"propagationPolicy": "Later"}, "propagationPolicy"),
+                       ({"preconditions": "x"}, "preconditions")]:
+        status, body = one(daemon, "alice", "DELETE", f"{API}/{real}", opts)
+        assert status == 400 and says in body["message"], (opts, body)
+    assert one(daemon, "alice", "GET", f"{API}/{real}")[0] == 200
 
     sec = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"s-{t}"}, "stringData": {"k": "v"}}
     status, body = one(daemon, "alice", "POST", f"{CORE}/secrets?dryRun=All", sec)
@@ -303,6 +320,12 @@ def test_stale_resource_version_is_a_conflict(daemon, users, cleanup):
     assert body["metadata"]["labels"] == {"v": "2"}, body
     status, body = put_at_current(daemon, "alice", path, sandbox(name, {"v": "3"}))
     assert status == 200 and body["metadata"]["labels"] == {"v": "3"}, body
+    # a delete's preconditions: a stale version or another uid is a conflict and deletes nothing
+    status, body = one(daemon, "alice", "DELETE", path, {"preconditions": {"resourceVersion": rv1}})
+    assert status == 409, body
+    status, body = one(daemon, "alice", "DELETE", path, {"preconditions": {"uid": "not-its-uid"}})
+    assert status == 409, body
+    assert one(daemon, "alice", "GET", path)[0] == 200
     # a version on an object that does not exist is a conflict too, not a create
     ghost = sandbox(f"occghost-{tag()}")
     ghost["metadata"]["resourceVersion"] = rv1

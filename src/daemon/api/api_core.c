@@ -259,15 +259,7 @@ static int core_crud(const struct sbx_http_req *r, const struct core_kind *k, co
     return sbx_http_json(r, 200, out);
   }
   if (strcmp(r->method, "PUT") == 0) return write_object(r, k);
-  if (strcmp(r->method, "DELETE") == 0) {
-    /* a dry run only checks that it is there to delete */
-    _cleanup_json_ json_object *obj = NULL;
-    if ((sbx_query_dry_run(r) ? sbx_store_get(r->d->store, k->kind, r->ns, r->name, r->who->uid, &obj, NULL, &err)
-                              : q->remove(r, &err)) < 0)
-      return sbx_http_error(r, k->what, &err);
-    snprintf(msg, sizeof msg, "%s \"%s\" deleted", k->what, r->name);
-    return sbx_http_status(r, 200, "Deleted", msg);
-  }
+  if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_one(r, q);
   return sbx_http_status(r, 405, "MethodNotAllowed", "method not allowed here");
 }
 

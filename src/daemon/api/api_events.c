@@ -62,8 +62,7 @@ static const char *const fields[] = {"involvedObject.name", "involvedObject.kind
 int sbx_api_events(const struct sbx_http_req *r) {
   if (strcmp(r->method, "GET") != 0 || r->name)
     return sbx_http_status(r, 405, "MethodNotAllowed", "events can only be listed");
-  const char *watch = sbx_http_query(r, "watch");
-  if ((watch && (!strcmp(watch, "true") || !strcmp(watch, "1"))) || sbx_http_query(r, "allowWatchBookmarks") ||
+  if (sbx_query_watching(r) || sbx_http_query(r, "allowWatchBookmarks") ||
       sbx_http_query(r, "timeoutSeconds"))
     return sbx_http_status(r, 400, "BadRequest", "events cannot be watched: list them again");
   sbx_error_t err = {0};

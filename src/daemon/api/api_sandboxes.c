@@ -241,15 +241,6 @@ int sbx_api_sandboxes(const struct sbx_http_req *r) {
     return sbx_http_json(r, 200, out);
   }
   if (strcmp(r->method, "PUT") == 0) return write_object(r);
-  if (strcmp(r->method, "DELETE") == 0) {
-    _cleanup_json_ json_object *obj = NULL;
-    /* a dry run only checks that it is there to delete */
-    if ((sbx_query_dry_run(r) ? sbx_store_get(r->d->store, "Sandbox", r->ns, r->name, r->who->uid, &obj, NULL, &err)
-                              : sbx_sandbox_delete(r->d, r->ns, r->name, r->who->uid, &err)) < 0)
-      return sbx_http_error(r, WHAT, &err);
-    char msg[200];
-    snprintf(msg, sizeof msg, WHAT " \"%s\" deleted", r->name);
-    return sbx_http_status(r, 200, "Deleted", msg);
-  }
+  if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_one(r, &k_sandbox);
   return sbx_http_status(r, 405, "MethodNotAllowed", "method not allowed on a sandbox");
 }

@@ -159,6 +159,87 @@ int sbx_query_whole(const struct sbx_http_req *r, int *answered) {
 static bool truthy(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "1")); }
 
 bool sbx_query_dry_run(const struct sbx_http_req *r) { return sbx_http_query(r, "dryRun") != NULL; }
+bool sbx_query_watching(const struct sbx_http_req *r) { return truthy(sbx_http_query(r, "watch")); }
+
+/* What a DELETE's body (a DeleteOptions, optional) and query ask for */
+struct delete_opts {
+  bool dry;
+  char rv[40], uid[80]; /* preconditions; "" for none */
+};
+
+static int refuse(const struct sbx_http_req *r, int *answered, const char *msg) {
+  *answered = sbx_http_status(r, 400, "BadRequest", msg);
+  return -1;
+}
+
+static int delete_opts(const struct sbx_http_req *r, struct delete_opts *o, int *answered) {
+  memset(o, 0, sizeof *o);
+  o->dry = sbx_query_dry_run(r);
+  if (!r->body_json && (!r->body || r->body_len == 0)) return 0;
+  _cleanup_json_ json_object *b = sbx_http_body_json(r, answered);
+  if (!b) return -1;
+  json_object_object_foreach(b, key, v) {
+    if (!strcmp(key, "kind") || !strcmp(key, "apiVersion")) {
+      if (!strcmp(key, "kind") && strcmp(json_object_get_string(v), "DeleteOptions") != 0)
+        return refuse(r, answered, "the body of a DELETE must be a DeleteOptions");
+    } else if (!strcmp(key, "dryRun")) {
+      if (!json_object_is_type(v, json_type_array)) return refuse(r, answered, "DeleteOptions.dryRun: expected [\"All\"] or []");
+      for (size_t i = 0; i < json_object_array_length(v); i++) {
+        if (strcmp(json_object_get_string(json_object_array_get_idx(v, i)) ?: "", "All") != 0)
+          return refuse(r, answered, "DeleteOptions.dryRun: the only dry run is \"All\"");
+        o->dry = true;
+      }
+    } else if (!strcmp(key, "propagationPolicy")) {
+      /* nothing of sbx's depends on another object through ownerReferences: every policy
+       * deletes the same (a sandbox's volumes are always kept) */
+      const char *p = json_object_get_string(v);
+      if (!p || (strcmp(p, "Background") && strcmp(p, "Foreground") && strcmp(p, "Orphan")))
+        return refuse(r, answered, "DeleteOptions.propagationPolicy: expected Background, Foreground or Orphan");
+    } else if (!strcmp(key, "orphanDependents")) {
+      if (!json_object_is_type(v, json_type_boolean))
+        return refuse(r, answered, "DeleteOptions.orphanDependents: expected true or false");
+    } else if (!strcmp(key, "preconditions")) {
+      if (!json_object_is_type(v, json_type_object))
+        return refuse(r, answered, "DeleteOptions.preconditions: expected an object");
+      json_object_object_foreach(v, pk, pv) {
+        char *into = !strcmp(pk, "resourceVersion") ? o->rv : !strcmp(pk, "uid") ? o->uid : NULL;
+        if (!into || !json_object_is_type(pv, json_type_string) || json_object_get_string_len(pv) >= 40)
+          return refuse(r, answered, "DeleteOptions.preconditions: only resourceVersion and uid, as strings");
+        snprintf(into, 40, "%s", json_object_get_string(pv));
+      }
+    } else if (!strcmp(key, "gracePeriodSeconds")) {
+      return refuse(r, answered,
+                    "DeleteOptions.gracePeriodSeconds is not honoured: a sandbox stops with its pod template's "
+                    "terminationGracePeriodSeconds; leave it out (no --grace-period, --now or --force)");
+    } else {
+      char msg[200], k[80];
+      sbx_escape_for_message(key, 40, k, sizeof k);
+      snprintf(msg, sizeof msg, "DeleteOptions: unknown field %s", k);
+      return refuse(r, answered, msg);
+    }
+  }
+  return 0;
+}
+
+int sbx_query_delete_one(const struct sbx_http_req *r, const struct sbx_query_kind *k) {
+  int answered;
+  struct delete_opts o;
+  if (delete_opts(r, &o, &answered) < 0) return answered;
+  sbx_error_t err = {0};
+  if (o.dry || o.rv[0] || o.uid[0]) {
+    _cleanup_json_ json_object *obj = NULL;
+    if (sbx_store_get(r->d->store, k->kind, r->ns, r->name, r->who->uid, &obj, NULL, &err) < 0)
+      return sbx_http_error(r, k->what, &err);
+    if (sbx_query_precondition(r, o.rv, obj, &answered) < 0) return answered;
+    const char *uid = sbx_json_str(sbx_json_path(obj, "metadata"), "uid");
+    if (o.uid[0] && (!uid || strcmp(uid, o.uid) != 0))
+      return sbx_http_status(r, 409, "Conflict", "Precondition failed: the object's metadata.uid is not the one named");
+  }
+  if (!o.dry && k->remove(r, &err) < 0) return sbx_http_error(r, k->what, &err);
+  char msg[400];
+  snprintf(msg, sizeof msg, "%s \"%s\" deleted", k->what, r->name);
+  return sbx_http_status(r, 200, "Deleted", msg);
+}
 
 int sbx_query_filter(const struct sbx_http_req *r, const char *const *fields, struct sbx_query_filter *f,
                      int *answered) {
@@ -211,7 +292,7 @@ int sbx_query_answer_page(const struct sbx_http_req *r, const char *apiversion, 
 }
 
 int sbx_query_answer_list(const struct sbx_http_req *r, const struct sbx_query_kind *k) {
-  if (truthy(sbx_http_query(r, "watch"))) return sbx_query_watch(r, k);
+  if (sbx_query_watching(r)) return sbx_query_watch(r, k);
   if (sbx_http_query(r, "allowWatchBookmarks") || sbx_http_query(r, "timeoutSeconds"))
     return sbx_http_status(r, 400, "BadRequest", "allowWatchBookmarks and timeoutSeconds go with watch=true");
   int answered;
@@ -257,6 +338,10 @@ int sbx_query_precondition(const struct sbx_http_req *r, const char *want, json_
 
 int sbx_query_delete_collection(const struct sbx_http_req *r, const struct sbx_query_kind *k) {
   int answered;
+  struct delete_opts o;
+  if (delete_opts(r, &o, &answered) < 0) return answered;
+  if (o.rv[0] || o.uid[0])
+    return sbx_http_status(r, 400, "BadRequest", "preconditions name one object: delete it by name");
   struct sbx_query_filter f;
   if (sbx_query_filter(r, k->fields, &f, &answered) < 0) return answered;
   sbx_error_t err = {0};
@@ -267,7 +352,7 @@ int sbx_query_delete_collection(const struct sbx_http_req *r, const struct sbx_q
     sbx_query_filter_free(&f);
     return sbx_http_error(r, k->what, &err);
   }
-  bool dry = sbx_query_dry_run(r);
+  bool dry = o.dry;
   _cleanup_json_ json_object *deleted = json_object_new_array();
   int rc = 0;
   for (size_t i = 0; i < json_object_array_length(stored) && rc == 0; i++) {

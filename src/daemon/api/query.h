@@ -25,6 +25,8 @@ int sbx_query_whole(const struct sbx_http_req *r, int *answered);
 
 /* ?dryRun=All: validate and admit, store and start nothing */
 bool sbx_query_dry_run(const struct sbx_http_req *r);
+/* ?watch=true (or 1) */
+bool sbx_query_watching(const struct sbx_http_req *r);
 
 /* A listable kind: how its objects are listed, matched and served */
 struct sbx_query_kind {
@@ -55,6 +57,10 @@ int sbx_query_answer_list(const struct sbx_http_req *r, const struct sbx_query_k
 /* Answer a list of served items (taken), paged by ?limit and ?continue, at `rv` */
 int sbx_query_answer_page(const struct sbx_http_req *r, const char *apiversion, const char *list_kind,
                           json_object *items, int64_t rv);
+/* DELETE of one object (r->name): its DeleteOptions body (kubectl sends dryRun there) and
+ * ?dryRun honoured, its preconditions (resourceVersion, uid; 409 when they do not hold)
+ * checked, then k->remove unless a dry run; answered with a Status */
+int sbx_query_delete_one(const struct sbx_http_req *r, const struct sbx_query_kind *k);
 /* DELETE on a collection: the caller's objects the selectors select (all of them when
  * there are none), each removed as a DELETE of it would; answered with their list */
 int sbx_query_delete_collection(const struct sbx_http_req *r, const struct sbx_query_kind *k);
