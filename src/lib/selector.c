@@ -94,10 +94,12 @@ static int value_set(struct scan *sc, struct sbx_sel_req *r) {
   return 0;
 }
 
+/* the operator word w at the position, followed by a space or "(" (never read past the end) */
 static bool word_at(struct scan *sc, const char *w) {
   size_t n = strlen(w);
+  if (strncmp(sc->text + sc->pos, w, n) != 0) return false;
   char after = sc->text[sc->pos + n];
-  return strncmp(sc->text + sc->pos, w, n) == 0 && (after == ' ' || after == '(');
+  return after == ' ' || after == '(';
 }
 
 /* One requirement of a label selector, from sc->pos */
