@@ -94,6 +94,21 @@ static int value_set(struct scan *sc, struct sbx_sel_req *r) {
   return 0;
 }
 
+/* =, == or != at the position: the op set and passed, true; else false */
+static bool equality_op(struct scan *sc, struct sbx_sel_req *r) {
+  const char *p = sc->text + sc->pos;
+  if (p[0] == '!' && p[1] == '=') {
+    r->op = SBX_SEL_NEQ;
+    sc->pos += 2;
+  } else if (p[0] == '=') {
+    r->op = SBX_SEL_EQ;
+    sc->pos += p[1] == '=' ? 2 : 1;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /* the operator word w at the position, followed by a space or "(" (never read past the end) */
 static bool word_at(struct scan *sc, const char *w) {
   size_t n = strlen(w);
@@ -130,12 +145,8 @@ static int label_requirement(struct scan *sc, struct sbx_sel_req *r) {
     r->op = SBX_SEL_EXISTS;
     return 0;
   }
-  if (p[0] == '!' && p[1] == '=') {
-    r->op = SBX_SEL_NEQ;
-    sc->pos += 2;
-  } else if (p[0] == '=') {
-    r->op = SBX_SEL_EQ;
-    sc->pos += p[1] == '=' ? 2 : 1;
+  if (equality_op(sc, r)) {
+    /* a value follows */
   } else if (word_at(sc, "in")) {
     r->op = SBX_SEL_IN;
     sc->pos += 2;
@@ -169,16 +180,7 @@ static int field_requirement(struct scan *sc, const char *const *fields, struct 
     return fail(sc, m, r->key);
   }
   skip_spaces(sc);
-  const char *p = sc->text + sc->pos;
-  if (p[0] == '!' && p[1] == '=') {
-    r->op = SBX_SEL_NEQ;
-    sc->pos += 2;
-  } else if (p[0] == '=') {
-    r->op = SBX_SEL_EQ;
-    sc->pos += p[1] == '=' ? 2 : 1;
-  } else {
-    return fail(sc, "expected =, == or != after the field \"%s\"", r->key);
-  }
+  if (!equality_op(sc, r)) return fail(sc, "expected =, == or != after the field \"%s\"", r->key);
   char *v = token(sc, field_value_char);
   if (!v || add_value(r, v) < 0) return sbx_error_set(sc->err, ENOMEM, "selector");
   if (strchr(v, '\\')) return fail(sc, "escaped characters (\\) are not supported in a field value%s", "");

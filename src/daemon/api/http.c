@@ -54,8 +54,8 @@ int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
   return ret;
 }
 
-int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message) {
-  _cleanup_json_ json_object *o = json_object_new_object();
+json_object *sbx_http_status_object(unsigned code, const char *reason, const char *message) {
+  json_object *o = json_object_new_object();
   json_object_object_add(o, "kind", json_object_new_string("Status"));
   json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
   json_object_object_add(o, "metadata", json_object_new_object());
@@ -63,6 +63,11 @@ int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *rea
   json_object_object_add(o, "message", json_object_new_string(message));
   json_object_object_add(o, "reason", json_object_new_string(reason));
   json_object_object_add(o, "code", json_object_new_int((int)code));
+  return o;
+}
+
+int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message) {
+  _cleanup_json_ json_object *o = sbx_http_status_object(code, reason, message);
   return sbx_http_json(r, code, o);
 }
 

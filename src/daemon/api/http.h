@@ -48,6 +48,8 @@ typedef int (*sbx_http_handler_fn)(const struct sbx_http_req *r);
 /* Answer with o (a new reference is taken) or a Status; both return 1 (MHD_YES). */
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o);
 int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message);
+/* the Status object of such an answer (a new reference), e.g. for a watch's ERROR event */
+json_object *sbx_http_status_object(unsigned code, const char *reason, const char *message);
 /* queue a handler's answer on a libmicrohttpd connection */
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 /* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",

@@ -123,18 +123,6 @@ static void bookmark(struct watch *w) {
   emit(w, "BOOKMARK", o);
 }
 
-static json_object *status(unsigned code, const char *reason, const char *message) {
-  json_object *o = json_object_new_object();
-  json_object_object_add(o, "kind", json_object_new_string("Status"));
-  json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
-  json_object_object_add(o, "metadata", json_object_new_object());
-  json_object_object_add(o, "status", json_object_new_string("Failure"));
-  json_object_object_add(o, "message", json_object_new_string(message));
-  json_object_object_add(o, "reason", json_object_new_string(reason));
-  json_object_object_add(o, "code", json_object_new_int((int)code));
-  return o;
-}
-
 /* the changes after the cursor that the filter selects, as events */
 static void send_changes(struct watch *w) {
   struct sbx_store *store = w->req.d->store;
@@ -142,7 +130,8 @@ static void send_changes(struct watch *w) {
   sbx_error_t err = {0};
   _cleanup_json_ json_object *changes = NULL;
   if (sbx_store_changes(store, w->k->kind, w->ns[0] ? w->ns : NULL, w->owner, w->cursor, &changes, &err) < 0) {
-    emit(w, "ERROR", err.errnum == ERANGE ? status(410, "Expired", err.msg) : status(500, "InternalError", err.msg));
+    emit(w, "ERROR", err.errnum == ERANGE ? sbx_http_status_object(410, "Expired", err.msg)
+                                          : sbx_http_status_object(500, "InternalError", err.msg));
     w->done = true;
     return;
   }

@@ -35,6 +35,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/names.h"
+#include "lib/timefmt.h"
 #include "lib/wire.h"
 
 #define SBX_STORE_SCHEMA_VERSION 2
@@ -725,14 +726,7 @@ int sbx_store_changes(struct sbx_store *s, const char *kind, const char *ns, uid
 }
 
 int sbx_store_wait_change(struct sbx_store *s, int64_t after, int timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = sbx_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
   lock(s);
   int rc = 0;
   while (s->rv <= after && rc == 0) rc = pthread_cond_timedwait(&s->changed, &s->lock, &until);
