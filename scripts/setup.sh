@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh: the first command of the README. On a fresh Debian 12 machine, as root, it installs
 # the build dependencies, builds sbx with meson into ./build, installs it under /usr/local,
-# starts the daemon (sbxd) in the background if it is not running yet (no systemd is assumed:
-# plain nohup, a pid file in /run/sbx and a log in /var/log/sbxd.log), waits until it answers,
+# starts the daemon (sbxd) if it is not running yet (where systemd is pid 1: the unit
+# sbxd.service, enabled; elsewhere plain nohup, a pid file in /run/sbx and a log in
+# /var/log/sbxd.log), waits until it answers,
 # runs a first sandbox so the user sees isolation at work, and creates the example workspace
 # (examples/jupyterlab.yaml: Jupyter with a persistent 20Gi volume) and says how to open it.
 # Running it again is harmless: the build directory is reused, a daemon that already answers
@@ -44,8 +45,20 @@ echo "installed bash and zsh completion in $prefix/share/bash-completion/complet
 
 daemon_answers() { "$sbx" version >/dev/null 2>&1; }
 
+# systemd is the init system (pid 1): sbxd runs as its unit (docs/operations.md)
+use_systemd() { [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemctl >/dev/null; }
+
 say "Starting the daemon"
-if daemon_answers; then
+if use_systemd; then
+  systemctl daemon-reload
+  systemctl enable sbxd.service >/dev/null 2>&1
+  if daemon_answers && ! systemctl -q is-active sbxd.service; then
+    echo "an sbxd started by hand already answers on $sock; leaving it running (stop it, then run this script again to use the unit)"
+  else
+    systemctl start sbxd.service || { journalctl -u sbxd.service -n 20 --no-pager >&2 || true; die "sbxd.service did not start; the lines above are from its journal"; }
+    echo "sbxd runs as the systemd unit sbxd.service (systemctl status sbxd; journalctl -u sbxd)"
+  fi
+elif daemon_answers; then
   echo "sbxd already answers on $sock; leaving it running"
   echo "(to run the freshly built one: kill \$(cat $pidfile) and run this script again)"
 else

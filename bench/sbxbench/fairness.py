@@ -15,19 +15,27 @@ min(1 core, B/(A+B) x cores): on 2 cores, 1 core in both cases.
   with `sbx exec`, 1 s of ramp-up, then Bob's work again.
 - Bob's share got = (his median time alone) / (his median time contended), in cores of the
   single core he gets alone; the target is got >= 90% of the promise.
+- Per person: Alice (uid 61001) runs four sandboxes, each `sbx run --rm -- stress-ng --cpu 0`
+  (every core busy four times over), Bob (uid 61002) one, `sbx run --rm -- sbxbench cpu
+  ITERS`; both are plain uids the benchmark switches to with setpriv (no account needed).
+  Each person's sandboxes share one cgroup group of equal weight (sbxd's per-person limits),
+  so Bob is promised min(1 core, cores / 2) however many sandboxes Alice runs; with a
+  cgroup per sandbox alone he would get a fifth of the machine. Bob's share got = (his
+  median alone) / (his median contended); the target is >= 90% of the promise.
 - Over time: a thread samples both sandboxes' cgroup CPU time (cpuacct.usage, or cpu.stat on
   v2, of the cgroup the container's process is in) every 100 ms; the plot shows the cores
   each used.
 """
 
 import os
+import shutil
 import subprocess
 import threading
 import time
 
 from . import plots
 from .common import (SbxFailed, cgroup_cpu_usage_file, kill_group, log, median, read_cpu_ns, run_tool, sandbox,
-                     spread, table, tool, verdict)
+                     sh, spread, table, tool, verdict)
 
 NAME, TITLE = "fairness", "Fairness: Bob's fixed work while Alice loads every core"
 
@@ -143,4 +151,54 @@ def run(ctx, res):
                       "promised", "got/promised", "cgroup use while Bob worked: Bob / Alice (cores)"], rows))
     res.detail(f"Bob alone: {median(alone):.2f} s median ({spread(alone, '{:.2f}')}), `sbxbench cpu {iters}` via "
                f"`sbx exec`, {reps} runs per case. {ncpu} cores; requests sum to {total}m.")
+    per_person(ctx, res, iters, reps)
     plots.fairness(ctx, res, series)
+
+
+ALICE_UID, BOB_UID = 61001, 61002
+
+
+def per_person(ctx, res, iters, reps):
+    """Bob's one sandbox against Alice's four, as two people (see the top of this file)."""
+    sbx = ctx.sbxd
+    ncpu = os.cpu_count() or 1
+    cli = ctx.tmp / "bin" / "sbx"  # where any uid can run it
+    cli.parent.mkdir(mode=0o755, exist_ok=True)
+    shutil.copy2(sbx.sbx, cli)
+    os.chmod(cli, 0o755)
+
+    def as_uid(uid, *args):
+        return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", str(cli), *map(str, args)]
+
+    def bob_work():
+        out = []
+        for _ in range(reps):
+            r = sh(as_uid(BOB_UID, "run", "--rm", "--", *tool("cpu", iters)), env=sbx.env, timeout=600)
+            if r.returncode != 0:
+                raise SbxFailed(f"sbx run (as uid {BOB_UID}) -- sbxbench cpu: exit status {r.returncode}: "
+                                f"{(r.stderr + r.stdout)[-300:]}")
+            out.append(float(r.stdout.split()[0]))
+        return out
+
+    log("fairness: per person, Bob alone")
+    alone = bob_work()
+    log("fairness: per person, Alice's four sandboxes stress every core")
+    stress = [subprocess.Popen(as_uid(ALICE_UID, "run", "--rm", "--", "stress-ng", "--cpu", "0", "--cpu-method",
+                                      "matrixprod", "--timeout", "900s", "--quiet"),
+                               env=sbx.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, start_new_session=True) for _ in range(4)]
+    try:
+        time.sleep(2.0)
+        if any(p.poll() is not None for p in stress):
+            raise SbxFailed("a stress-ng sandbox of Alice's ended at once")
+        contended = bob_work()
+    finally:
+        for p in stress:
+            kill_group(p)
+    promise = min(1.0, ncpu / 2)
+    got = median(alone) / median(contended)
+    res.row("Bob's share, Alice's 4 sandboxes vs his 1 (per person)", f"{got:.2f} cores", f"promised {promise:.2f}",
+            f"{got / promise * 100:.0f}% of promise", ">= 90% of promise", verdict(got >= 0.9 * promise))
+    res.detail(f"Per person: Bob alone {median(alone):.2f} s, against Alice's four stress-ng sandboxes "
+               f"{median(contended):.2f} s ({spread(contended, '{:.2f}')}), `sbx run` as uids {ALICE_UID} and "
+               f"{BOB_UID}, {reps} runs each.")

@@ -731,6 +731,28 @@ static void describe_pvc(tw_t *t, json_object *obj) {
   kv(t, 0, "VolumeMode", str(spec, "volumeMode") ? str(spec, "volumeMode") : "Filesystem");
 }
 
+/* kubectl describe quota's table: every resource used, with its hard limit ("none": no
+ * limit for this person) */
+static void describe_quota(tw_t *t, json_object *obj) {
+  json_object *md = get(obj, "metadata"), *st = get(obj, "status");
+  kv(t, 0, "Name", str(md, "name"));
+  kv(t, 0, "Namespace", str(md, "namespace"));
+  kv(t, 0, "Scope", str(get(md, "annotations"), "sbx.x-k8s.io/scope") ? str(get(md, "annotations"), "sbx.x-k8s.io/scope")
+                                                                       : "person");
+  w(t, "Resource\tUsed\tHard\n--------\t----\t----\n");
+  size_t n;
+  json_object *used = get(st, "used"), *hard = get(st, "hard");
+  _cleanup_free_ const char **keys = sorted_keys(used, &n);
+  for (size_t i = 0; i < n; i++) {
+    put_safe(t, keys[i]);
+    w(t, "\t");
+    put_safe(t, str(used, keys[i]));
+    w(t, "\t");
+    put_safe(t, str(hard, keys[i]) ? str(hard, keys[i]) : "none");
+    w(t, "\n");
+  }
+}
+
 int sbx_describe(FILE *out, const sbx_kind_t *k, json_object *obj, json_object *evlist,
                  time_t now) {
   tw_t t;
@@ -739,6 +761,7 @@ int sbx_describe(FILE *out, const sbx_kind_t *k, json_object *obj, json_object *
   else if (strcmp(k->kind, "Secret") == 0) describe_secret(&t, obj);
   else if (strcmp(k->kind, "ConfigMap") == 0) describe_configmap(&t, obj);
   else if (strcmp(k->kind, "PersistentVolumeClaim") == 0) describe_pvc(&t, obj);
+  else if (strcmp(k->kind, "ResourceQuota") == 0) return describe_quota(&t, obj), tw_flush(&t, out);
   else metadata(&t, obj);
   if (strcmp(k->kind, "Secret") != 0 || alen(arr(evlist, "items")) > 0) {
     if (strcmp(k->kind, "Secret") == 0) w(&t, "\n");

@@ -19,6 +19,9 @@ static const sbx_kind_t kinds[] = {
     {.kind = "PersistentVolumeClaim", .list_kind = "PersistentVolumeClaimList",
      .plural = "persistentvolumeclaims", .singular = "persistentvolumeclaim",
      .short_names = {"pvc", NULL}, .group = "", .version = "v1", .namespaced = true},
+    {.kind = "ResourceQuota", .list_kind = "ResourceQuotaList", .plural = "resourcequotas",
+     .singular = "resourcequota", .short_names = {"quota", NULL}, .group = "", .version = "v1",
+     .namespaced = true},
 };
 
 const sbx_kind_t *sbx_kind_sandbox(void) { return &kinds[0]; }

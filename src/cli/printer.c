@@ -384,6 +384,20 @@ static void cell_sandboxes(json_object *obj, const sbx_print_opts_t *o, char *bu
            usage_int(obj, "running", NULL));
 }
 
+/* A ResourceQuota's "RESOURCE: used/hard" for each resource it bounds, as kubectl's REQUEST column. */
+static void cell_quota(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
+  (void)o;
+  json_object *st = field(obj, "status"), *hard = field(st, "hard"), *used = field(st, "used");
+  size_t off = 0;
+  buf[0] = '\0';
+  if (!hard || !json_object_is_type(hard, json_type_object)) return;
+  json_object_object_foreach(hard, k, v) {
+    if (off >= size) break;
+    off += (size_t)snprintf(buf + off, size - off, "%s%s: %s/%s", off ? ", " : "", k,
+                            str_field(used, k) ? str_field(used, k) : "0", json_object_get_string(v));
+  }
+}
+
 typedef struct kind_columns {
   const char *kind;
   column_t cols[8];  /* after NAME; {NULL} ends */
@@ -412,6 +426,7 @@ static const kind_columns_t kind_columns[] = {
      {{"UID", cell_uid}, {"SANDBOXES", cell_sandboxes}, {"CPU(cores)", cell_cpu}, {"MEMORY(bytes)", cell_memory},
       {"PIDS", cell_pids}, {"WRITABLE", cell_writable}, {"CLAIMS", cell_claims}, {NULL, NULL}},
      {{NULL, NULL}}},
+    {"ResourceQuota", {{"USED/HARD", cell_quota}, {NULL, NULL}}, {{NULL, NULL}}},
 };
 static const kind_columns_t default_columns = {"", {{"AGE", cell_age}, {NULL, NULL}}, {{NULL, NULL}}};
 

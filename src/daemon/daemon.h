@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,31 @@ struct sbx_host_path_rule {
   bool rw;   /* admins may mount it writable; everyone else always gets it read-only */
 };
 
+/* Per-person limits and quotas (controller/quota.c; docs/architecture.md "Per-person
+ * limits"). Sizes in bytes, CPUs in millicores; 0 means none, -1 "not set" (a default is
+ * computed from the machine at start). */
+struct sbx_quota {
+  int64_t sandboxes;       /* Sandboxes a person owns: running, suspended or ended */
+  int64_t requests_cpu;    /* summed requests of a person's running pods */
+  int64_t requests_memory;
+  int64_t claims;          /* PersistentVolumeClaims */
+  int64_t storage;         /* their summed sizes */
+  int64_t objects;         /* Secrets and ConfigMaps */
+  int64_t object_bytes;    /* the bytes of their data */
+};
+
+struct sbx_policy {
+  char *cgroup_parent;     /* --cgroup-parent: the top cgroup, below it user-<uid>/<sandbox> */
+  int64_t default_memory;  /* --default-memory: a sandbox without a memory limit gets this */
+  int64_t default_pids;    /* --default-pids */
+  int64_t user_memory;     /* --user-memory, --user-pids, --user-cpu: one person's group */
+  int64_t user_pids;
+  int64_t user_cpu;
+  int64_t reserve_memory;  /* --reserve-memory, --reserve-cpu: kept from all sandboxes together */
+  int64_t reserve_cpu;
+  struct sbx_quota quota;  /* --quota-* */
+};
+
 struct sbx_daemon;
 /* What the supervisor calls when a watched shim has exited (main.c sets it to the
  * controller's sbx_run_finished): the supervisor raises the event and knows nothing of what
@@ -52,15 +78,24 @@ struct sbx_daemon {
   struct sbx_store *store;
   void *mhd;         /* struct MHD_Daemon * */
   int listen_fd;
+  int max_conns_per_user; /* --max-connections-per-user (api/share.c) */
 
   pthread_mutex_t lock; /* guards the watch list and the pool */
   pthread_mutex_t objects_lock; /* held across every read-modify-write of a Sandbox */
   struct sbx_spare *spares; /* the warm pool (pool.c) */
   int nspares, spares_starting, pool_size;
+  uid_t pool_owner;         /* the last person to claim a spare: the next one waits in their group */
   struct sbx_watch *watches;
   int epoll_fd;
   int wake_fd;
   sbx_shim_exit_fn on_shim_exit; /* what the supervisor calls when a shim has exited */
+  struct sbx_policy policy;      /* per-person limits and quotas */
+  char *log_file;    /* --log-file, or NULL: stderr */
+  char *access_log;  /* --access-log, or NULL: the log */
+  /* readiness (/readyz): set once each part of the start-up is done */
+  atomic_bool recovered;   /* volumes re-mounted, running sandboxes adopted */
+  atomic_bool reconciled;  /* the reconciler finished its first pass */
+  atomic_bool pool_filled; /* the warm pool's first fill is done */
 };
 
 struct sbx_caller {

@@ -8,9 +8,17 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "lib/wire.h"
 
 static int remove_failed;
 
@@ -76,4 +84,53 @@ int sbx_disk_used(const char *path, uint64_t *bytes) {
   if (fd < 0) return -1;
   *bytes = (uint64_t)st.st_blocks * 512 + tree_blocks(fd, st.st_dev, 0);
   return 0;
+}
+
+#define MAX_GROUPS 256
+
+int sbx_openat2_as_user(int dirfd, const char *path, const struct open_how *how, uid_t uid, gid_t gid) {
+  if (uid == 0) return (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
+  /* everything that may allocate or lock happens before the fork */
+  gid_t groups[MAX_GROUPS];
+  int ngroups = 0;
+  struct passwd pw, *res = NULL;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) {
+    ngroups = MAX_GROUPS;
+    if (getgrouplist(pw.pw_name, gid, groups, &ngroups) < 0) ngroups = 0;
+  }
+  if (ngroups == 0) groups[ngroups++] = gid;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    errno = e;
+    return -1;
+  }
+  if (pid == 0) {
+    /* the child of a threaded process: raw system calls only, then _exit */
+    int e = 0, fd = -1;
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) < 0 || syscall(SYS_setresgid, gid, gid, gid) < 0 ||
+        syscall(SYS_setresuid, uid, uid, uid) < 0)
+      e = errno;
+    else if ((fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how)) < 0)
+      e = errno;
+    sbx_send_with_fds(sv[1], &e, sizeof e, &fd, fd >= 0 ? 1 : 0);
+    _exit(0);
+  }
+  close(sv[1]);
+  int e = EPROTO, fd = -1;
+  size_t nfd = 0;
+  bool truncated;
+  ssize_t n = sbx_recv_with_fds(sv[0], &e, sizeof e, &fd, &nfd, 1, &truncated);
+  close(sv[0]);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (n == (ssize_t)sizeof e && e == 0 && nfd == 1) return fd;
+  if (nfd == 1) close(fd);
+  errno = n == (ssize_t)sizeof e && e ? e : EPROTO;
+  return -1;
 }

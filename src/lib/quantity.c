@@ -23,6 +23,7 @@
 #include "lib/quantity.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -209,4 +210,19 @@ int sbx_quantity_bytes(const char *s, int64_t *bytes, sbx_error_t *err) {
     return fail(err, EINVAL, s, "a size in bytes must be positive (for example 512Mi)");
   *bytes = v;
   return 0;
+}
+
+void sbx_quantity_format_cpu(int64_t millis, char *out, size_t n) {
+  if (millis % 1000 == 0) snprintf(out, n, "%" PRId64, millis / 1000);
+  else snprintf(out, n, "%" PRId64 "m", millis);
+}
+
+void sbx_quantity_format_bytes(int64_t bytes, char *out, size_t n) {
+  static const char *const suffix[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  size_t i = 0;
+  while (i + 1 < sizeof suffix / sizeof *suffix && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    i++;
+  }
+  snprintf(out, n, "%" PRId64 "%s", bytes, suffix[i]);
 }

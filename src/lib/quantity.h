@@ -6,6 +6,7 @@
 #ifndef SBX_QUANTITY_H
 #define SBX_QUANTITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/error.h"
@@ -20,5 +21,10 @@ int sbx_quantity_cpu_millis(const char *s, int64_t *millis, sbx_error_t *err);
 
 /* Memory/storage: "4Gi" -> 4294967296, "1.5Ki" -> 1536, "100m" -> 1 (rounded up). Must be > 0. */
 int sbx_quantity_bytes(const char *s, int64_t *bytes, sbx_error_t *err);
+
+/* The other way, for messages and quota objects: millicores as "2" or "1500m"; bytes with
+ * the largest binary suffix that divides them exactly ("4Gi", "1536Ki", "1000"). */
+void sbx_quantity_format_cpu(int64_t millis, char *out, size_t n);
+void sbx_quantity_format_bytes(int64_t bytes, char *out, size_t n);
 
 #endif

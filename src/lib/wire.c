@@ -2,10 +2,12 @@
 #include "lib/wire.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -90,7 +92,35 @@ static int send_all(int sock, const char *buf, size_t len, sbx_error_t *err) {
   return 0;
 }
 
+/* the outcome of the last reply frame this thread sent (sbx_wire_last_reply_code) */
+static _Thread_local unsigned last_reply_code;
+
+static unsigned reason_code(const char *reason) {
+  static const struct {
+    const char *reason;
+    unsigned code;
+  } codes[] = {{"BadRequest", 400}, {"Unauthorized", 401}, {"Forbidden", 403}, {"NotFound", 404},
+               {"Conflict", 409},   {"AlreadyExists", 409}, {"Gone", 410},     {"Invalid", 422},
+               {"TooManyRequests", 429}};
+  for (size_t i = 0; reason && i < sizeof codes / sizeof codes[0]; i++)
+    if (strcmp(codes[i].reason, reason) == 0) return codes[i].code;
+  return 500;
+}
+
+static void note_reply(json_object *msg) {
+  json_object *ok, *code;
+  if (!json_object_object_get_ex(msg, "ok", &ok)) return;
+  if (json_object_object_get_ex(msg, "code", &code) && json_object_is_type(code, json_type_int))
+    last_reply_code = (unsigned)json_object_get_int(code);
+  else
+    last_reply_code = json_object_get_boolean(ok) ? 200 : reason_code(sbx_json_str(msg, "reason"));
+}
+
+unsigned sbx_wire_last_reply_code(void) { return last_reply_code; }
+void sbx_wire_last_reply_reset(void) { last_reply_code = 0; }
+
 int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_error_t *err) {
+  note_reply(msg);
   size_t len = 0;
   const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
   if (!text) return sbx_error_set(err, ENOMEM, "encode message");
@@ -106,8 +136,32 @@ int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_e
   return send_all(sock, text, len, err);
 }
 
-static int recv_all(int sock, char *buf, size_t len, sbx_error_t *err) {
+/* ---- receiving, with a deadline ------------------------------------------------------- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t deadline_in(int timeout_ms) { return timeout_ms < 0 ? -1 : now_ms() + timeout_ms; }
+
+/* Wait until sock is readable or the deadline (-1: none) passes. */
+static int wait_readable(int sock, int64_t deadline, sbx_error_t *err) {
+  if (deadline < 0) return 0;
+  for (;;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return sbx_error_set(err, ETIMEDOUT, "the message did not arrive in time");
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int r = poll(&p, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
+    if (r > 0) return 0;
+    if (r < 0 && errno != EINTR) return sbx_error_sys(err, "poll");
+  }
+}
+
+static int recv_all(int sock, char *buf, size_t len, int64_t deadline, sbx_error_t *err) {
   while (len > 0) {
+    if (wait_readable(sock, deadline, err) < 0) return -1;
     ssize_t n = recv(sock, buf, len, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -120,49 +174,100 @@ static int recv_all(int sock, char *buf, size_t len, sbx_error_t *err) {
   return 0;
 }
 
-int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t max_fds,
-                  sbx_error_t *err) {
+int sbx_wire_recv_exact(int sock, void *buf, size_t len, int timeout_ms, sbx_error_t *err) {
+  return recv_all(sock, buf, len, deadline_in(timeout_ms), err);
+}
+
+size_t sbx_json_parse_cost(const char *text, size_t len) {
+  size_t values = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+      values++;
+    }
+  }
+  return len + values * SBX_JSON_VALUE_COST;
+}
+
+json_object *sbx_json_parse_object(const char *text, size_t len, const char **why) {
+  json_tokener *tok = json_tokener_new_ex(SBX_JSON_MAX_DEPTH);
+  if (!tok) {
+    *why = "out of memory";
+    return NULL;
+  }
+  json_object *o = len > INT32_MAX ? NULL : json_tokener_parse_ex(tok, text, (int)len);
+  enum json_tokener_error jerr = json_tokener_get_error(tok);
+  json_tokener_free(tok);
+  if (o && jerr == json_tokener_success && json_object_is_type(o, json_type_object)) return o;
+  *why = o && jerr == json_tokener_success ? "not an object"
+         : jerr == json_tokener_continue    ? "unexpected end of JSON input"
+                                            : json_tokener_error_desc(jerr);
+  json_object_put(o);
+  return NULL;
+}
+
+static bool granted(struct sbx_wire_bounds *b, size_t bytes, size_t fds) {
+  return !b->reserve || b->reserve(b->ctx, bytes, fds);
+}
+
+int sbx_wire_recv_bounded(int sock, json_object **msg, int *fds, size_t *nfds, struct sbx_wire_bounds *b,
+                          sbx_error_t *err) {
   *msg = NULL;
   *nfds = 0;
+  b->got_bytes = 0;
+  int64_t deadline = deadline_in(b->timeout_ms);
   uint32_t hdr = 0;
   int got[SBX_WIRE_MAX_FDS];
   size_t ngot = 0;
   bool truncated;
+  if (wait_readable(sock, deadline, err) < 0) return -1;
   ssize_t n = sbx_recv_with_fds(sock, &hdr, sizeof hdr, got, &ngot, SBX_WIRE_MAX_FDS, &truncated);
   if (n < 0) return sbx_error_sys(err, "receive");
   if (n == 0) return 0;
-  if (truncated || ngot > max_fds) {
-    sbx_wire_close_fds(got, ngot);
-    return sbx_error_set(err, truncated ? EMSGSIZE : EPROTO,
-                         truncated ? "too many descriptors in one message" : "unexpected descriptors in message");
-  }
   char *text = NULL;
-  if ((size_t)n < sizeof hdr && recv_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, err) < 0)
-    goto fail;
-  if (hdr == 0 || hdr > SBX_WIRE_MAX) {
-    sbx_error_set(err, EPROTO, "bad message length %u", hdr);
+  if (truncated || ngot > b->max_fds) {
+    sbx_error_set(err, EMSGSIZE, "%s",
+                  truncated ? "too many descriptors in one message" : "unexpected descriptors in message");
     goto fail;
   }
+  if (ngot && !granted(b, 0, ngot)) {
+    sbx_error_set(err, ENOBUFS, "too many descriptors in flight for this user; try again later");
+    goto fail;
+  }
+  if ((size_t)n < sizeof hdr && recv_all(sock, (char *)&hdr + n, sizeof hdr - (size_t)n, deadline, err) < 0)
+    goto fail;
+  if (hdr == 0 || hdr > SBX_WIRE_MAX || hdr > b->max_bytes) {
+    sbx_error_set(err, EMSGSIZE, "bad message length %u (at most %u)", hdr, b->max_bytes);
+    goto fail;
+  }
+  if (!granted(b, hdr, 0)) {
+    sbx_error_set(err, ENOBUFS, "too many bytes in flight for this user; try again later");
+    goto fail;
+  }
+  b->got_bytes = hdr;
   text = malloc(hdr + 1);
   if (!text) {
     sbx_error_set(err, ENOMEM, "receive");
     goto fail;
   }
-  if (recv_all(sock, text, hdr, err) < 0) goto fail;
+  if (recv_all(sock, text, hdr, deadline, err) < 0) goto fail;
   text[hdr] = '\0';
-  json_tokener *tok = json_tokener_new();
-  if (!tok) {
-    sbx_error_set(err, ENOMEM, "receive");
+  if (!granted(b, sbx_json_parse_cost(text, hdr), 0)) {
+    sbx_error_set(err, ENOBUFS, "the message would take too much memory to parse; send less");
     goto fail;
   }
-  json_object *o = json_tokener_parse_ex(tok, text, (int)hdr);
-  enum json_tokener_error jerr = json_tokener_get_error(tok);
-  json_tokener_free(tok);
+  const char *why;
+  json_object *o = sbx_json_parse_object(text, hdr, &why);
   free(text);
   text = NULL;
-  if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
-    json_object_put(o);
-    sbx_error_set(err, EPROTO, "malformed message");
+  if (!o) {
+    sbx_error_set(err, EPROTO, "malformed message: %s", why);
     goto fail;
   }
   *msg = o;
@@ -173,6 +278,11 @@ fail:
   free(text);
   sbx_wire_close_fds(got, ngot);
   return -1;
+}
+
+int sbx_wire_recv(int sock, json_object **msg, int *fds, size_t *nfds, size_t max_fds, sbx_error_t *err) {
+  struct sbx_wire_bounds b = {.max_fds = max_fds, .max_bytes = SBX_WIRE_MAX, .timeout_ms = -1};
+  return sbx_wire_recv_bounded(sock, msg, fds, nfds, &b, err);
 }
 
 const char *sbx_json_str(json_object *o, const char *key) {

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -32,6 +33,36 @@ static inline void sbx_json_putp(json_object **o) {
 
 /* Send one frame. fds may be NULL when nfds is 0. Returns 0 or -1. */
 int sbx_wire_send(int sock, json_object *msg, const int *fds, size_t nfds, sbx_error_t *err);
+
+/* What a receiver accepts of one frame, and when (sbx_wire_recv_bounded). */
+struct sbx_wire_bounds {
+  size_t max_fds;     /* descriptors attached to the frame */
+  uint32_t max_bytes; /* its JSON text (at most SBX_WIRE_MAX) */
+  int timeout_ms;     /* the whole frame must arrive within this; < 0: no deadline */
+  /* Asked before anything is held: with the descriptors as they arrive (bytes 0), with the
+   * text's length before it is read, and with the parse's cost (sbx_json_parse_cost)
+   * before it is parsed; false refuses the frame (ENOBUFS). NULL: everything is granted. */
+  bool (*reserve)(void *ctx, size_t bytes, size_t fds);
+  void *ctx;
+  uint32_t got_bytes; /* out: the frame's length */
+};
+
+/* sbx_wire_recv within bounds: a frame whose text or descriptors exceed them is refused
+ * (EMSGSIZE), one that does not arrive in time too (ETIMEDOUT); nesting deeper than
+ * SBX_JSON_MAX_DEPTH is malformed. */
+int sbx_wire_recv_bounded(int sock, json_object **msg, int *fds, size_t *nfds, struct sbx_wire_bounds *b,
+                          sbx_error_t *err);
+/* Exactly len bytes within timeout_ms (< 0: no deadline); 0, or -1 with err (EPIPE at the
+ * end of the stream, ETIMEDOUT). */
+int sbx_wire_recv_exact(int sock, void *buf, size_t len, int timeout_ms, sbx_error_t *err);
+
+/* JSON from peers: at most this deep, and what parsing it will cost in memory (json-c
+ * makes an object of every value: a 4 MiB `[0,0,...]` is two million of them). */
+#define SBX_JSON_MAX_DEPTH 64
+#define SBX_JSON_VALUE_COST 96 /* bytes of parsed memory per value, an upper estimate */
+size_t sbx_json_parse_cost(const char *text, size_t len);
+/* text (len bytes) as a JSON object, at most SBX_JSON_MAX_DEPTH deep; NULL with *why. */
+json_object *sbx_json_parse_object(const char *text, size_t len, const char **why);
 
 /* Receive one frame. On success *msg is a new JSON object and fds[0..*nfds) hold the
  * received descriptors (close-on-exec), *nfds being at most `max_fds` on entry.
@@ -61,6 +92,12 @@ size_t sbx_json_len(json_object *o, const char *key);
 /* element i of o's array member `key`, NULL if none */
 json_object *sbx_json_at(json_object *o, const char *key, size_t i);
 
+/* The outcome of the last reply frame (one with an "ok" member) this thread sent, as an
+ * HTTP code: its "code" member when it has one (the api operation), 200 for ok, else the
+ * code of its reason (NotFound 404, Forbidden 403, Invalid 422…, unknown 500); 0 when none
+ * was sent since sbx_wire_last_reply_reset(). For the access log. */
+unsigned sbx_wire_last_reply_code(void);
+void sbx_wire_last_reply_reset(void);
 /* Answer a stream request with its error frame {"ok":false,"reason":…,"message":…}. */
 void sbx_stream_reply_error(int conn, const char *reason, const char *message);
 /* reason from err->errnum: ENOENT NotFound, EINVAL Invalid, EBUSY Conflict, EACCES Forbidden */

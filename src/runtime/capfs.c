@@ -156,8 +156,35 @@ static int loop_attach(const char *image, int imgfd, int *num, sbx_error_t *err)
   return sbx_error_set(err, EBUSY, "no free loop device: every one we were given was taken by someone else");
 }
 
-int sbx_capfs_mount_at(const char *image, int dirfd, sbx_error_t *err) {
+/* An O_RDONLY descriptor of the directory fd refers to (a mount's root: the root of what is
+ * mounted there), taken from the fd itself, never from a path. */
+static int open_root(int fd, int *root_fd, sbx_error_t *err) {
+  if (!root_fd) return 0;
+  *root_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*root_fd < 0) return sbx_error_sys(err, "open the mounted file system");
+  return 0;
+}
+
+/* Already a mount root: hand out its root; 1 if so, 0 if not mounted, -1 on error. */
+static int mounted_already(int dirfd, int *root_fd, sbx_error_t *err) {
   int r = sbx_is_mount_root_at(dirfd, err);
+  if (r <= 0) return r;
+  return open_root(dirfd, root_fd, err) < 0 ? -1 : 1;
+}
+
+/* Attach the new mount `mnt` on dirfd; *root_fd (if asked) is the new file system's root,
+ * taken from the mount's own fd, so it is this file system whatever happens to the path. */
+static int attach(int mnt, int dirfd, int *root_fd, sbx_error_t *err) {
+  _cleanup_fd_ int root = -1;
+  if (open_root(mnt, root_fd ? &root : NULL, err) < 0) return -1;
+  if (sbx_mount_move(mnt, dirfd, err) < 0) return -1;
+  if (root_fd) *root_fd = sbx_steal_fd(&root);
+  return 0;
+}
+
+int sbx_capfs_mount_at(const char *image, int dirfd, int *root_fd, sbx_error_t *err) {
+  if (root_fd) *root_fd = -1;
+  int r = mounted_already(dirfd, root_fd, err);
   if (r != 0) return r < 0 ? -1 : 0;
   _cleanup_fd_ int img = open(image, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (img < 0) return sbx_error_sys(err, "open image %s", image);
@@ -172,7 +199,7 @@ int sbx_capfs_mount_at(const char *image, int dirfd, sbx_error_t *err) {
   const char *opts[] = {src, NULL};
   _cleanup_fd_ int mnt = sbx_fs_new("ext4", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
   if (mnt < 0) return sbx_error_prefix(err, "mount image %s", image);
-  if (sbx_mount_move(mnt, dirfd, err) < 0) return sbx_error_prefix(err, "mount image %s", image);
+  if (attach(mnt, dirfd, root_fd, err) < 0) return sbx_error_prefix(err, "mount image %s", image);
   return 0; /* lfd closes here: from now on the mount alone holds the device */
 }
 
@@ -185,7 +212,7 @@ static int open_dir(const char *dir, sbx_error_t *err) {
 int sbx_capfs_mount(const char *image, const char *dir, sbx_error_t *err) {
   _cleanup_fd_ int fd = open_dir(dir, err);
   if (fd < 0) return -1;
-  if (sbx_capfs_mount_at(image, fd, err) < 0) return sbx_error_prefix(err, "on %s", dir);
+  if (sbx_capfs_mount_at(image, fd, NULL, err) < 0) return sbx_error_prefix(err, "on %s", dir);
   return 0;
 }
 
@@ -252,8 +279,9 @@ int sbx_umount(const char *dir, bool lazy, sbx_error_t *err) {
   return 0;
 }
 
-int sbx_tmpfs_mount_at(int dirfd, int64_t bytes, mode_t mode, uid_t uid, gid_t gid, sbx_error_t *err) {
-  int r = sbx_is_mount_root_at(dirfd, err);
+int sbx_tmpfs_mount_at(int dirfd, int64_t bytes, mode_t mode, uid_t uid, gid_t gid, int *root_fd, sbx_error_t *err) {
+  if (root_fd) *root_fd = -1;
+  int r = mounted_already(dirfd, root_fd, err);
   if (r != 0) return r < 0 ? -1 : 0;
   char size[48], m[32], u[32], g[32];
   snprintf(size, sizeof size, "size=%lld", (long long)bytes);
@@ -263,5 +291,5 @@ int sbx_tmpfs_mount_at(int dirfd, int64_t bytes, mode_t mode, uid_t uid, gid_t g
   const char *opts[] = {size, m, u, g, NULL};
   _cleanup_fd_ int mnt = sbx_fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
   if (mnt < 0) return -1;
-  return sbx_mount_move(mnt, dirfd, err);
+  return attach(mnt, dirfd, root_fd, err);
 }

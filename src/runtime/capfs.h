@@ -29,8 +29,10 @@ int sbx_capfs_create(const char *image, int64_t bytes, uid_t uid, gid_t gid, sbx
 
 /* Attach `image` to a free loop device (autoclear) and mount it (ext4, nosuid, nodev) on
  * the directory `dirfd` (an O_PATH or O_RDONLY directory fd). Already a mount root: 0,
- * nothing done. */
-int sbx_capfs_mount_at(const char *image, int dirfd, sbx_error_t *err);
+ * nothing done. root_fd (NULL if not wanted) gets an O_RDONLY descriptor of the mounted
+ * file system's root, taken from the mount itself: use it rather than the path, which its
+ * owner may have changed meanwhile. */
+int sbx_capfs_mount_at(const char *image, int dirfd, int *root_fd, sbx_error_t *err);
 int sbx_capfs_mount(const char *image, const char *dir, sbx_error_t *err);
 
 /* 1 if `dirfd` is the root of a mount, 0 if not, -1 with err. */
@@ -45,7 +47,8 @@ int sbx_umount_at(int parentfd, const char *name, bool lazy, sbx_error_t *err);
 /* The same for a path that only root can change. */
 int sbx_umount(const char *dir, bool lazy, sbx_error_t *err);
 
-/* Mount a tmpfs of `bytes` on `dirfd`, root mode `mode` owned by uid:gid, nosuid,nodev. */
-int sbx_tmpfs_mount_at(int dirfd, int64_t bytes, mode_t mode, uid_t uid, gid_t gid, sbx_error_t *err);
+/* Mount a tmpfs of `bytes` on `dirfd`, root mode `mode` owned by uid:gid, nosuid,nodev;
+ * root_fd as for sbx_capfs_mount_at. */
+int sbx_tmpfs_mount_at(int dirfd, int64_t bytes, mode_t mode, uid_t uid, gid_t gid, int *root_fd, sbx_error_t *err);
 
 #endif

@@ -647,31 +647,43 @@ fail_early: /* the names may be what is wrong: do not echo them */
   return sbx_error_prefix(err, "create cgroup");
 }
 
-int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
-                    const char *name, struct sbx_cgroup **out, sbx_error_t *err) {
-  struct sbx_cgroup *cg;
-  if (cg_prepare(mountinfo_path, fsroot, parent, name, &cg, err) < 0) goto fail_early;
+/* Open every directory of a planned cgroup (its parent's too); with `create`, make what is
+ * missing on the way, the cgroup itself included (fine if it exists: a shared group). */
+static int open_dirs(struct sbx_cgroup *cg, bool create, sbx_error_t *err) {
+  bool v2 = cg->mode == SBX_CGROUP_V2;
   for (size_t i = 0; i < cg->ndirs; i++) {
     struct cg_dir *d = &cg->dirs[i];
     _cleanup_free_ char *mount = dir_mount(cg, i);
-    if (!mount) {
-      sbx_error_set(err, ENOMEM, "cgroup path");
-      goto fail;
+    if (!mount) return sbx_error_set(err, ENOMEM, "cgroup path");
+    if (open_parent(mount, cg->parent, create, v2, d->ctrls, create ? cg->be->prepare_ancestor : NULL,
+                    &d->parent_fd, err) < 0)
+      return -1;
+    if (create && mkdirat(d->parent_fd, cg->name, 0755) == 0) {
+      if (test_hooks && test_hooks->after_mkdir) {
+        _cleanup_fd_ int nfd = openat(d->parent_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (nfd < 0 || test_hooks->after_mkdir(nfd, v2, d->ctrls, test_hooks->data) < 0)
+          return sbx_error_set(err, EIO, "test hook after mkdir %s", d->path);
+      }
+    } else if (create && errno != EEXIST) {
+      return sbx_error_sys(err, "mkdir %s", d->path);
     }
-    if (open_parent(mount, parent, false, false, 0, NULL, &d->parent_fd, err) < 0) goto fail;
-    d->fd = openat(d->parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (d->fd < 0) {
-      sbx_error_sys(err, "open %s", d->path);
-      goto fail;
-    }
+    d->fd = openat(d->parent_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (d->fd < 0) return sbx_error_sys(err, "open %s", d->path);
+  }
+  return 0;
+}
+
+int sbx_cgroup_open(const char *mountinfo_path, const char *fsroot, const char *parent,
+                    const char *name, struct sbx_cgroup **out, sbx_error_t *err) {
+  struct sbx_cgroup *cg;
+  if (cg_prepare(mountinfo_path, fsroot, parent, name, &cg, err) < 0)
+    return sbx_error_prefix(err, "open cgroup");
+  if (open_dirs(cg, false, err) < 0) {
+    sbx_cgroup_free(cg);
+    return sbx_error_prefix(err, "open cgroup %s/%s", parent, name);
   }
   *out = cg;
   return 0;
-fail:
-  sbx_cgroup_free(cg);
-  return sbx_error_prefix(err, "open cgroup %s/%s", parent, name);
-fail_early:
-  return sbx_error_prefix(err, "open cgroup");
 }
 
 /* ------------------------------------------------------------ operations ---- */
@@ -776,6 +788,134 @@ int sbx_cgroup_remove_leftover(const char *mountinfo_path, const char *fsroot, c
     closedir(dir);
   }
   if (rc == 0 && (sbx_cgroup_kill_all(cg, err) < 0 || sbx_cgroup_destroy(cg, err) < 0)) rc = -1;
+  sbx_cgroup_free(cg);
+  return rc;
+}
+
+/* ------------------------------------------------------ per-person groups ---- */
+
+/* An object for the group `path` (its last component is the name), each directory opened;
+ * with `create`, missing components are made (on v2 with controllers passed down). */
+static int group_open(const char *mountinfo_path, const char *fsroot, const char *path, bool create,
+                      struct sbx_cgroup **out, sbx_error_t *err) {
+  if (validate_relpath(path, true, "group", err) < 0) return -1;
+  const char *slash = strrchr(path, '/');
+  _cleanup_free_ char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+  if (!parent) return sbx_error_set(err, ENOMEM, "cgroup path");
+  const char *name = slash ? slash + 1 : path;
+  struct cg_layout layout;
+  if (cg_layout_read(mountinfo_path, fsroot, &layout, err) < 0) return -1;
+  struct sbx_cgroup *cg = cg_new(layout.mode, parent, name);
+  int r = cg ? cg_plan_dirs(cg, &layout, err) : sbx_error_set(err, ENOMEM, "cgroup");
+  cg_layout_free(&layout);
+  if (r < 0 || open_dirs(cg, create, err) < 0) goto fail;
+  *out = cg;
+  return 0;
+fail:
+  sbx_cgroup_free(cg);
+  return -1;
+}
+
+/* What the backends leave as it is when a limit is 0, lifted: a group outlives the settings
+ * of the daemon that made it. */
+static int group_lift(struct sbx_cgroup *cg, const struct sbx_cgroup_limits *limits, sbx_error_t *err) {
+  bool v2 = cg->mode == SBX_CGROUP_V2;
+  struct cg_dir *mem = cg_dir_for(cg, CG_MEMORY), *cpu = cg_dir_for(cg, CG_CPU);
+  if (limits->memory_limit_bytes == 0 && mem) {
+    if (v2) return cg_write(mem->fd, mem->path, "memory.max", "max", err);
+    /* memsw must stay >= the memory limit: raise it first */
+    if (cg_file_exists(mem->fd, "memory.memsw.limit_in_bytes") &&
+        cg_write(mem->fd, mem->path, "memory.memsw.limit_in_bytes", "-1", err) < 0)
+      return -1;
+    if (cg_write(mem->fd, mem->path, "memory.limit_in_bytes", "-1", err) < 0) return -1;
+  }
+  if (limits->cpu_limit_millis == 0 && cpu && !v2)
+    return cg_write(cpu->fd, cpu->path, "cpu.cfs_quota_us", "-1", err);
+  return 0;
+}
+
+#define GROUP_NO_PIDS_LIMIT 4194304 /* PID_MAX_LIMIT: the most pids.max can bound */
+
+int sbx_cgroup_group_ensure(const char *mountinfo_path, const char *fsroot, const char *path,
+                            const struct sbx_cgroup_limits *limits, sbx_error_t *err) {
+  if (limits->cpu_request_millis < 0 || limits->cpu_limit_millis < 0 || limits->memory_limit_bytes < 0 ||
+      limits->pids_limit < 0)
+    return sbx_error_set(err, EINVAL, "group limits must be >= 0");
+  struct sbx_cgroup *cg;
+  if (group_open(mountinfo_path, fsroot, path, true, &cg, err) < 0)
+    return sbx_error_prefix(err, "create cgroup group %s", path);
+  struct sbx_cgroup_limits l = *limits;
+  if (l.pids_limit == 0) l.pids_limit = GROUP_NO_PIDS_LIMIT;
+  int r = group_lift(cg, &l, err) < 0 || cg->be->apply_limits(cg, &l, err) < 0 ? -1 : 0;
+  sbx_cgroup_free(cg);
+  return r < 0 ? sbx_error_prefix(err, "limits of cgroup group %s", path) : 0;
+}
+
+static bool has_subdir(int dirfd) {
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!dir) {
+    if (fd >= 0) close(fd);
+    return true; /* cannot tell: leave it */
+  }
+  bool found = false;
+  for (struct dirent *e; !found && (e = readdir(dir));)
+    found = e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(dir);
+  return found;
+}
+
+void sbx_cgroup_group_release(const char *mountinfo_path, const char *fsroot, const char *path) {
+  struct sbx_cgroup *cg;
+  sbx_error_t ignored;
+  if (group_open(mountinfo_path, fsroot, path, false, &cg, &ignored) < 0) return;
+  for (size_t i = 0; i < cg->ndirs; i++) {
+    struct cg_dir *d = &cg->dirs[i];
+    if (has_subdir(d->fd)) break; /* a sandbox is (or is being made) there */
+    if (test_hooks && test_hooks->before_rmdir) test_hooks->before_rmdir(d->parent_fd, cg->name, test_hooks->data);
+    /* EBUSY: a process or a new child arrived meanwhile; it stays */
+    if (unlinkat(d->parent_fd, cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) break;
+  }
+  sbx_cgroup_free(cg);
+}
+
+int sbx_cgroup_create_in_group(const char *mountinfo_path, const char *fsroot, const char *parent,
+                               const struct sbx_cgroup_limits *group_limits, const char *name,
+                               const struct sbx_cgroup_limits *limits, struct sbx_cgroup **out,
+                               sbx_error_t *err) {
+  for (int tries = 0;; tries++) {
+    if (group_limits && sbx_cgroup_group_ensure(mountinfo_path, fsroot, parent, group_limits, err) < 0) return -1;
+    if (sbx_cgroup_create(mountinfo_path, fsroot, parent, name, limits, out, err) == 0) return 0;
+    /* ENOENT: the group was released between the two steps (its last sandbox ended) */
+    if (!group_limits || err->errnum != ENOENT || tries == 2) return -1;
+    sbx_error_clear(err);
+  }
+}
+
+int sbx_cgroup_remove_leftover_any(const char *mountinfo_path, const char *fsroot, const char *top,
+                                   const char *name, sbx_error_t *err) {
+  if (sbx_cgroup_remove_leftover(mountinfo_path, fsroot, top, name, err) < 0) return -1;
+  struct sbx_cgroup *cg;
+  if (group_open(mountinfo_path, fsroot, top, false, &cg, err) < 0) {
+    if (err->errnum != ENOENT) return -1;
+    sbx_error_clear(err);
+    return 0;
+  }
+  int rc = 0;
+  int fd = openat(cg->dirs[0].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!dir && fd >= 0) close(fd);
+  for (struct dirent *e; dir && rc == 0 && (e = readdir(dir));) {
+    if (e->d_type != DT_DIR || e->d_name[0] == '.' || strcmp(e->d_name, name) == 0) continue;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/%s", top, e->d_name);
+    rc = sbx_cgroup_remove_leftover(mountinfo_path, fsroot, sub, name, err);
+    /* a group (never a sandbox's cgroup, which may be another daemon's, half made) that
+     * this emptied goes too */
+    if (rc == 0 && (strncmp(e->d_name, "user-", 5) == 0 || strcmp(e->d_name, "pool") == 0))
+      sbx_cgroup_group_release(mountinfo_path, fsroot, sub);
+  }
+  if (dir) closedir(dir);
   sbx_cgroup_free(cg);
   return rc;
 }

@@ -6,7 +6,8 @@
  * controllers. The Kubernetes mapping: requests.cpu -> cpu.shares (v1) / cpu.weight (v2),
  * limits.cpu -> quota over a 100000us period, limits.memory -> memory limit with swap
  * disabled for the group, pids limit always set. Every sandbox cgroup lives below one
- * parent (default "sbx") in each hierarchy, named after the sandbox id.
+ * parent in each hierarchy, named after the sandbox id; sbxd makes that parent a
+ * per-person group, <top>/user-<uid> (see "Per-person groups" below).
  *
  * All paths are relative to a cgroup file-system root (normally "/sys/fs/cgroup"), so the
  * unit tests can run the same code on a fake tree of plain files. */
@@ -77,5 +78,30 @@ void sbx_cgroup_free(struct sbx_cgroup *cg);
  * sandbox whose supervisor was killed (or a host crash) left behind. 0 if there is none. */
 int sbx_cgroup_remove_leftover(const char *mountinfo_path, const char *fsroot, const char *parent,
                                const char *name, sbx_error_t *err);
+
+/* ---- Per-person groups ----
+ *
+ * A group is an intermediate cgroup (e.g. "sbx/user-1001") holding sandbox cgroups. Its
+ * limits: cpu_request_millis 0 gives the default weight (every person the same), a CPU
+ * limit a quota over the whole group, memory_limit_bytes 0 no memory limit (an earlier one
+ * is lifted), pids_limit 0 no pids limit. */
+
+/* Make `path` (every missing component) and apply the group limits; fine if it exists. */
+int sbx_cgroup_group_ensure(const char *mountinfo_path, const char *fsroot, const char *path,
+                            const struct sbx_cgroup_limits *limits, sbx_error_t *err);
+/* Remove the group `path` if nothing is in it any more; a group still holding a cgroup or a
+ * process (or already gone) is left alone. Never fails. */
+void sbx_cgroup_group_release(const char *mountinfo_path, const char *fsroot, const char *path);
+/* sbx_cgroup_create below a group made (or refreshed) first with group_limits; when a
+ * release of the same group races with it, the group is made again. group_limits NULL:
+ * the parent is not a group, plain sbx_cgroup_create. */
+int sbx_cgroup_create_in_group(const char *mountinfo_path, const char *fsroot, const char *parent,
+                               const struct sbx_cgroup_limits *group_limits, const char *name,
+                               const struct sbx_cgroup_limits *limits, struct sbx_cgroup **out,
+                               sbx_error_t *err);
+/* Remove leftover cgroup `name` from <top>/<name> and from every <top>/<group>/<name>:
+ * what a crash left, wherever it was placed; a group (user-*, pool) left empty goes too. */
+int sbx_cgroup_remove_leftover_any(const char *mountinfo_path, const char *fsroot, const char *top,
+                                   const char *name, sbx_error_t *err);
 
 #endif

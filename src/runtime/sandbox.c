@@ -585,8 +585,8 @@ cloned:
    * waits for an RCU grace period), which is why a warm pool does this half ahead. */
   struct sbx_idmap_line ids = {0, c->host_id_base, c->id_count};
   if (!c->join && sbx_idmap_write(pid, &ids, 1, &ids, 1, err) < 0) goto fail;
-  if (sbx_cgroup_create("/proc/self/mountinfo", "/sys/fs/cgroup", c->cgroup_parent, c->id, &c->limits,
-                        &sb->cgroup, err) < 0 ||
+  if (sbx_cgroup_create_in_group("/proc/self/mountinfo", "/sys/fs/cgroup", c->cgroup_parent, c->group_limits, c->id,
+                                 &c->limits, &sb->cgroup, err) < 0 ||
       sbx_cgroup_add_pid(sb->cgroup, pid, err) < 0) {
     sbx_error_prefix(err, "cgroup");
     goto fail;
@@ -595,6 +595,25 @@ cloned:
 fail:
   sbx_sandbox_abort(sb);
   return -1;
+}
+
+int sbx_sandbox_move_cgroup(const struct sbx_sandbox_config *c, struct sbx_sandbox *sb, sbx_error_t *err) {
+  struct sbx_cgroup *cg;
+  sbx_error_t ignored;
+  if (sbx_cgroup_create_in_group("/proc/self/mountinfo", "/sys/fs/cgroup", c->cgroup_parent, c->group_limits, c->id,
+                                 &c->limits, &cg, err) < 0)
+    return -1;
+  if (sbx_cgroup_add_pid(cg, sb->pid, err) < 0) {
+    sbx_cgroup_destroy(cg, &ignored);
+    sbx_cgroup_free(cg);
+    return -1;
+  }
+  if (sb->cgroup) {
+    sbx_cgroup_destroy(sb->cgroup, &ignored); /* empty now */
+    sbx_cgroup_free(sb->cgroup);
+  }
+  sb->cgroup = cg;
+  return 0;
 }
 
 void sbx_sandbox_abort(struct sbx_sandbox *sb) {

@@ -75,7 +75,9 @@ struct sbx_sandbox_config {
   int init_fd;            /* sealed memfd holding sbx-init */
   const struct sbx_seccomp_prog *seccomp; /* prebuilt filter, or NULL to build one */
 
-  const char *cgroup_parent; /* e.g. "sbx" */
+  const char *cgroup_parent; /* e.g. "sbx/user-1001" */
+  const struct sbx_cgroup_limits *group_limits; /* the parent is a per-person group with these
+                                                 * limits (made when missing); NULL: not a group */
   struct sbx_cgroup_limits limits;
   int64_t shm_bytes;      /* /dev/shm size */
   int64_t tmp_bytes;      /* /tmp size */
@@ -118,6 +120,10 @@ int sbx_sandbox_prepare(const struct sbx_sandbox_config *cfg, struct sbx_sandbox
  * configuration as text, when the child was prepared without it), and the wait for exec. */
 int sbx_sandbox_launch(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, const char *late_config,
                        sbx_error_t *err);
+/* Move a prepared sandbox (a warm-pool spare) to the cgroup cfg names (cgroup_parent,
+ * group_limits, limits): a new cgroup there, pid 1 moved in, the old one removed. The one
+ * process is moved while it waits, before anything runs in it. */
+int sbx_sandbox_move_cgroup(const struct sbx_sandbox_config *cfg, struct sbx_sandbox *sb, sbx_error_t *err);
 /* Kill a prepared or started sandbox at once and release what it holds. */
 void sbx_sandbox_abort(struct sbx_sandbox *sb);
 

@@ -36,6 +36,7 @@
 #include "lib/cleanup.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
+#include "shim/shim_group.h"
 #include "shim/shim_pod.h"
 #include "lib/wire.h"
 #include "runtime/sandbox.h"
@@ -141,6 +142,8 @@ static int make_pipes(struct shim *s, bool want_stdin, int inside[3], int outsid
 
 /* The sandbox configuration a spec describes (descriptors at the numbers the spec names).
  * Used by the shim, and by a warm-pool sandbox's child for its late configuration. */
+static struct sbx_cgroup_limits spec_group_limits; /* what config_from_spec's group_limits points at */
+
 static int config_from_spec(json_object *spec, struct sbx_sandbox_config *c, sbx_error_t *err) {
   json_object *o, *vols;
   c->hostname = sbx_json_str(spec, "hostname");
@@ -174,6 +177,7 @@ static int config_from_spec(json_object *spec, struct sbx_sandbox_config *c, sbx
   c->gid = (gid_t)sbx_json_int(spec, "gid", 0);
   c->tty = sbx_json_bool(spec, "tty", 0);
   c->cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
+  c->group_limits = shim_group_limits(spec, &spec_group_limits) ? &spec_group_limits : NULL;
   c->limits.cpu_request_millis = sbx_json_int(spec, "cpuRequestMillis", 0);
   c->limits.cpu_limit_millis = sbx_json_int(spec, "cpuLimitMillis", 0);
   c->limits.memory_limit_bytes = sbx_json_int(spec, "memoryLimitBytes", 0);
@@ -257,6 +261,7 @@ static int start(struct shim *s, sbx_error_t *err) {
     c.host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
     c.id_count = (uint32_t)sbx_json_int(spec, "idCount", 65536);
     c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
+    c.group_limits = shim_group_limits(spec, &spec_group_limits) ? &spec_group_limits : NULL;
     c.limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
     if (sbx_sandbox_prepare(&c, &s->sb, err) < 0) return -1;
     /* the claim replaces s->spec: keep what c points into alive until the end */
@@ -265,12 +270,19 @@ static int start(struct shim *s, sbx_error_t *err) {
     int r = wait_for_claim(s, err);
     if (r <= 0) {
       sbx_sandbox_abort(&s->sb);
+      shim_group_release(s->spare_spec);
       s->client = -1;
       return r == 0 ? sbx_error_set(err, 0, "the daemon went away before claiming this spare") : -1;
     }
     spec = s->spec;
   }
   if (config_from_spec(spec, &c, err) < 0) return -1;
+  /* a spare prepared in another person's group (the pool makes the next spare in the group
+   * of the last one to claim) moves to its claimer's before anything runs in it */
+  if (spare && strcmp(c.cgroup_parent, sbx_json_str(s->spare_spec, "cgroupParent") ?: "sbx") != 0) {
+    if (sbx_sandbox_move_cgroup(&c, &s->sb, err) < 0) return sbx_error_prefix(err, "move the spare to its cgroup");
+    shim_group_release(s->spare_spec);
+  }
   struct sbx_seccomp_prog *prog = (struct sbx_seccomp_prog *)c.seccomp;
   struct sbx_volume *v = (struct sbx_volume *)c.volumes;
   int inside[3] = {-1, -1, -1}, outside[3] = {-1, -1, -1};
@@ -384,6 +396,7 @@ static int finish(struct shim *s) {
   }
   sbx_error_t err;
   if (sbx_sandbox_destroy(&s->sb, &err) < 0) logmsg(s, "teardown: %s", err.msg);
+  shim_group_release(s->spec);
   if (s->remove) sbx_remove_tree(s->state_dir);
   else write_status(s, s->ended);
   json_object_put(s->ended);

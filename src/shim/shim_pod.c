@@ -15,6 +15,7 @@
  * waiting with reason CrashLoopBackOff. status.json is rewritten (tmp + rename) after every
  * change. The shim does not need the daemon: it only writes files the daemon reads.
  * It exits 0 after a stop, or when every container has ended for good. */
+#include "shim/shim_group.h"
 #include "shim/shim_pod.h"
 
 #include <errno.h>
@@ -518,7 +519,11 @@ static int setup(struct pod *p, sbx_error_t *err) {
   /* a previous supervisor of this sandbox may have been killed (a crash, a reboot) */
   if (sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", parent, p->id, err) < 0)
     return sbx_error_prefix(err, "remove the cgroup a previous run left");
-  if (sbx_cgroup_create("/proc/self/mountinfo", "/sys/fs/cgroup", parent, p->id, &lim, &p->cg, err) < 0) return -1;
+  struct sbx_cgroup_limits group;
+  bool in_group = shim_group_limits(p->spec, &group);
+  if (sbx_cgroup_create_in_group("/proc/self/mountinfo", "/sys/fs/cgroup", parent, in_group ? &group : NULL, p->id,
+                                 &lim, &p->cg, err) < 0)
+    return -1;
   if (sbx_pod_holder_start(sbx_json_str(p->spec, "hostname"), (uint32_t)sbx_json_int(p->spec, "hostIdBase", 0),
                            (uint32_t)sbx_json_int(p->spec, "idCount", 65536), &p->holder, err) < 0)
     return sbx_error_prefix(err, "pod namespaces");
@@ -541,6 +546,7 @@ static void teardown(struct pod *p) {
       pod_logmsg(p, "pod cgroup teardown: %s", err.msg);
     sbx_cgroup_free(p->cg);
     p->cg = NULL;
+    shim_group_release(p->spec);
   }
 }
 

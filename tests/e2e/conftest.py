@@ -261,10 +261,11 @@ class Daemon:
 SHARED_DATA = Path("/tmp/sbx-e2e-shared-data")
 
 
-def _running_daemon():
+def _running_daemon(extra_args=()):
     """A started private sbxd (allowing hostPath mounts of SHARED_DATA, like an
-    administrator's data lake); a generator that yields it and, at the end, stops it (first
-    starting it again if a test killed it), removes its state and reports its problems."""
+    administrator's data lake, and given extra_args); a generator that yields it and, at the
+    end, stops it (first starting it again if a test killed it), removes its state and
+    reports its problems."""
     build = build_dir()
     missing = [n for n in BINARIES if not os.access(build / n, os.X_OK)]
     if missing:
@@ -276,7 +277,7 @@ def _running_daemon():
     (tmp / "bin").mkdir(mode=0o755)
     shutil.copy2(build / "sbx", tmp / "bin" / "sbx")
     os.chmod(tmp / "bin" / "sbx", 0o755)
-    d = Daemon(build, tmp, ["--allow-host-path", str(SHARED_DATA)])
+    d = Daemon(build, tmp, ["--allow-host-path", str(SHARED_DATA), *extra_args])
     try:
         d.start()
     except BaseException:

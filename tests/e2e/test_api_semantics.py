@@ -483,6 +483,7 @@ def test_unknown_and_malformed_parameters_are_refused(daemon, users, cleanup):
         ("GET", f"{API}?allUsers=yes", "allUsers"),
         ("GET", f"{CORE}/events?watch=true", "cannot be watched"),
         ("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=a%3Db", "whole"),
+        ("GET", f"{CORE}/resourcequotas?limit=1", "whole"),
         ("GET", "/version?bogus=1", "unknown query parameter"),
     ]
     answers = call(daemon, "alice", *[(m, p, None) for m, p, _ in refused])

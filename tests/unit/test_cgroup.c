@@ -817,6 +817,66 @@ static void test_destroy_v2(void **state) {
   sbx_cgroup_free(cg);
 }
 
+/* ------------------------------------------------------ per-person groups ---- */
+
+static void test_group_v1(void **state) {
+  struct fake *f = *state;
+  f->memsw = true;
+  setup_hybrid(f);
+  sbx_error_t err = {0};
+  struct sbx_cgroup_limits group = {.memory_limit_bytes = 268435456, .pids_limit = 200};
+  struct sbx_cgroup *cg = NULL;
+  assert_int_equal(sbx_cgroup_create_in_group(f->mountinfo, f->root, "sbx/user-1001", &group, "sb1", &LIM_NONE,
+                                              &cg, &err), 0);
+  /* the person's group: the default weight (the same for everyone), their bounds */
+  assert_file(f, "cpu/sbx/user-1001/cpu.shares", "1024");
+  assert_file(f, "cpu/sbx/user-1001/cpu.cfs_quota_us", "-1");
+  assert_file(f, "memory/sbx/user-1001/memory.limit_in_bytes", "268435456");
+  assert_file(f, "memory/sbx/user-1001/memory.memsw.limit_in_bytes", "268435456");
+  assert_file(f, "pids/sbx/user-1001/pids.max", "200");
+  assert_file(f, "pids/sbx/user-1001/sb1/pids.max", "50");
+  /* in use: release leaves it */
+  sbx_cgroup_group_release(f->mountinfo, f->root, "sbx/user-1001");
+  assert_true(exists(f, "pids/sbx/user-1001/sb1"));
+  /* settings changed: ensure applies them, a bound set to 0 is lifted */
+  group = (struct sbx_cgroup_limits){.cpu_limit_millis = 2000};
+  assert_int_equal(sbx_cgroup_group_ensure(f->mountinfo, f->root, "sbx/user-1001", &group, &err), 0);
+  assert_file(f, "memory/sbx/user-1001/memory.limit_in_bytes", "-1");
+  assert_file(f, "cpu/sbx/user-1001/cpu.cfs_quota_us", "200000");
+  assert_file(f, "pids/sbx/user-1001/pids.max", "4194304");
+  assert_int_equal(sbx_cgroup_destroy(cg, &err), 0);
+  sbx_cgroup_free(cg);
+  /* empty now: release removes the group from every hierarchy, and the top stays */
+  sbx_cgroup_group_release(f->mountinfo, f->root, "sbx/user-1001");
+  assert_false(exists(f, "cpu/sbx/user-1001"));
+  assert_false(exists(f, "memory/sbx/user-1001"));
+  assert_false(exists(f, "pids/sbx/user-1001"));
+  assert_true(exists(f, "pids/sbx"));
+}
+
+static void test_group_v2_and_leftovers(void **state) {
+  struct fake *f = *state;
+  setup_v2(f, "cpu memory pids\n");
+  sbx_error_t err = {0};
+  struct sbx_cgroup_limits group = {.memory_limit_bytes = 1048576, .pids_limit = 10};
+  struct sbx_cgroup *cg = NULL;
+  assert_int_equal(sbx_cgroup_create_in_group(f->mountinfo, f->root, "top/user-7", &group, "sb1", &LIM_NONE,
+                                              &cg, &err), 0);
+  assert_file(f, "top/user-7/cgroup.subtree_control", "+cpu +memory +pids");
+  assert_file(f, "top/user-7/cpu.weight", "100");
+  assert_file(f, "top/user-7/memory.max", "1048576");
+  assert_file(f, "top/user-7/pids.max", "10");
+  sbx_cgroup_free(cg);
+  /* what a crash left, wherever it was placed */
+  assert_int_equal(sbx_cgroup_remove_leftover_any(f->mountinfo, f->root, "top", "sb1", &err), 0);
+  assert_false(exists(f, "top/user-7/sb1"));
+  assert_false(exists(f, "top/user-7")); /* emptied: the group goes too */
+  assert_true(exists(f, "top"));
+  /* a group's path is checked like any cgroup name */
+  assert_int_equal(sbx_cgroup_group_ensure(f->mountinfo, f->root, "top/../x", &group, &err), -1);
+  assert_int_equal(err.errnum, EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fake_setup, fake_teardown)
 
 int main(void) {
@@ -844,6 +904,8 @@ int main(void) {
       T(test_usage_v2),
       T(test_destroy_v1),
       T(test_destroy_v2),
+      T(test_group_v1),
+      T(test_group_v2_and_leftovers),
   };
   return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 }

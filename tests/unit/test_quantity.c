@@ -244,8 +244,31 @@ static void test_message_escapes_input(void **state) {
   assert_true(strlen(err.msg) < 200);
 }
 
+/* The other way: what quota objects and messages show, and it parses back to the value. */
+static void test_format(void **state) {
+  (void)state;
+  char buf[32];
+  int64_t v;
+  sbx_error_t err = {0};
+  const int64_t cpus[] = {1000, 2500, 500, 16000};
+  const char *cpu_text[] = {"1", "2500m", "500m", "16"};
+  for (size_t i = 0; i < 4; i++) {
+    sbx_quantity_format_cpu(cpus[i], buf, sizeof buf);
+    assert_string_equal(buf, cpu_text[i]);
+    assert_int_equal(sbx_quantity_cpu_millis(buf, &v, &err), 0);
+    assert_int_equal(v, cpus[i]);
+  }
+  const int64_t bytes[] = {1LL << 30, 1536LL << 10, 1000, 0, 3LL << 40};
+  const char *byte_text[] = {"1Gi", "1536Ki", "1000", "0", "3Ti"};
+  for (size_t i = 0; i < 5; i++) {
+    sbx_quantity_format_bytes(bytes[i], buf, sizeof buf);
+    assert_string_equal(buf, byte_text[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_format),
       cmocka_unit_test(test_plain_numbers),    cmocka_unit_test(test_decimal_suffixes),
       cmocka_unit_test(test_binary_suffixes),  cmocka_unit_test(test_exponents),
       cmocka_unit_test(test_rounding),         cmocka_unit_test(test_cpu),

@@ -298,6 +298,14 @@ static void test_prepare_all_kinds(void **state) {
   json_object *sb = sandbox(f, "16Mi", NULL), *out = NULL;
   must(sbx_volumes_prepare(&f->d, sb, OWNER, OWNER, f->state, &out, &err), &err, "prepare");
   assert_int_equal(json_object_array_length(out), 9);
+  /* every volume comes with a descriptor of exactly what its path names now */
+  for (size_t i = 0; i < json_object_array_length(out); i++) {
+    json_object *v = json_object_array_get_idx(out, i);
+    struct stat byfd, bypath;
+    assert_int_equal(fstat((int)sbx_json_int(v, "fd", -1), &byfd), 0);
+    assert_int_equal(stat(sbx_json_str(v, "path"), &bypath), 0);
+    assert_true(byfd.st_dev == bypath.st_dev && byfd.st_ino == bypath.st_ino);
+  }
 
   /* the claim from the template */
   char want[PATH_MAX + 64];
@@ -370,19 +378,19 @@ static void test_prepare_all_kinds(void **state) {
   assert_string_equal(path_of(out, "data"), want);
   assert_true(flag(out, "data", "readOnly"));
   assert_false(flag(out, "data", "idmap"));
-  json_object_put(out);
+  sbx_volumes_free(out);
 
   /* again (a restart): the same, with the claim re-attached and its data kept */
   must(sbx_volumes_prepare(&f->d, sb, OWNER, OWNER, f->state, &out, &err), &err, "prepare again");
   snprintf(want, sizeof want, "%s/f", path_of(out, "work"));
   assert_int_equal(stat(want, &st), 0);
   assert_true(st.st_size > 0);
-  json_object_put(out);
+  sbx_volumes_free(out);
   /* root is an admin: the :rw rule gives it a writable hostPath */
   store_config_for(f, 0);
   must(sbx_volumes_prepare(&f->d, sb, 0, 0, f->state, &out, &err), &err, "prepare as root");
   assert_false(flag(out, "data", "readOnly"));
-  json_object_put(out);
+  sbx_volumes_free(out);
 
   /* release unmounts what is under the state dir, not the claim */
   sbx_volumes_release(&f->d, f->state);
@@ -420,7 +428,7 @@ static void test_refusals(void **state) {
                  "hostPath /etc is not allowed: the administrator allows");
   char v[PATH_MAX + 128];
   snprintf(v, sizeof v, "{\"name\":\"esc\",\"hostPath\":{\"path\":\"%s/escape\"}}", f->lake);
-  expect_refusal(f, sandbox(f, "16Mi", v), EINVAL, "symlink leads out");
+  expect_refusal(f, sandbox(f, "16Mi", v), EINVAL, "a symlink is on its way");
   snprintf(v, sizeof v, "{\"name\":\"dots\",\"hostPath\":{\"path\":\"%s/../../etc\"}}", f->lake);
   expect_refusal(f, sandbox(f, "16Mi", v), EINVAL, "not allowed");
   expect_refusal(f, sandbox(f, "16Mi", "{\"name\":\"x\",\"secret\":{\"secretName\":\"theirs\"}}"), ENOENT,
@@ -459,8 +467,9 @@ static void test_refusals(void **state) {
 static void test_pvc_remove(void **state) {
   struct fx *f = *state;
   sbx_error_t err = {0};
-  char *dir = NULL;
-  must(sbx_pvc_ensure(&f->d, "default", "work-sb", OWNER, OWNER, 8LL << 20, NULL, &dir, &err), &err, "ensure");
+  char dir[PATH_MAX + 64];
+  snprintf(dir, sizeof dir, "%s/volumes/%d/default/work-sb", f->root, OWNER);
+  must(sbx_pvc_ensure(&f->d, "default", "work-sb", OWNER, OWNER, 8LL << 20, NULL, NULL, &err), &err, "ensure");
   assert_true(mounted(dir));
   json_object *sb = sandbox(f, "8Mi", NULL);
   must(sbx_store_create(f->d.store, "Sandbox", "default", "sb", OWNER, sb, &err), &err, "store sandbox");
@@ -482,7 +491,6 @@ static void test_pvc_remove(void **state) {
   assert_int_equal(sbx_store_get(f->d.store, "PersistentVolumeClaim", "default", "work-sb", OWNER, &o, NULL, &err), -1);
   assert_int_equal(sbx_pvc_remove(&f->d, "default", "work-sb", OWNER, &err), -1);
   assert_int_equal(err.errnum, ENOENT);
-  free(dir);
   json_object_put(sb);
 }
 
@@ -490,9 +498,12 @@ static void test_pvc_owner_symlink(void **state) {
   /* the owner replaces their namespace directory with a symlink: no mount lands elsewhere */
   struct fx *f = *state;
   sbx_error_t err = {0};
-  char *dir = NULL;
-  must(sbx_pvc_ensure(&f->d, "default", "c1", OWNER, OWNER, 8LL << 20, NULL, &dir, &err), &err, "ensure");
-  must(sbx_umount(dir, false, &err), &err, "umount");
+  char dir[PATH_MAX + 64];
+  snprintf(dir, sizeof dir, "%s/volumes/%d/default/c1", f->root, OWNER);
+  int held = -1;
+  must(sbx_pvc_ensure(&f->d, "default", "c1", OWNER, OWNER, 8LL << 20, NULL, &held, &err), &err, "ensure");
+  struct stat mine, now;
+  assert_int_equal(stat(dir, &mine), 0);
   char ns[PATH_MAX + 64], moved[PATH_MAX + 64], target[PATH_MAX + 64];
   snprintf(ns, sizeof ns, "%s/volumes/%d/default", f->root, OWNER);
   snprintf(moved, sizeof moved, "%s/volumes/%d/elsewhere", f->root, OWNER);
@@ -503,9 +514,42 @@ static void test_pvc_owner_symlink(void **state) {
   assert_int_equal(mkdir(t2, 0755), 0);
   assert_int_equal(rename(ns, moved), 0);
   assert_int_equal(symlink(target, ns), 0);
+  /* the descriptor handed out before the swap is still the claim's file system */
+  assert_int_equal(fstat(held, &now), 0);
+  assert_true(now.st_dev == mine.st_dev && now.st_ino == mine.st_ino);
+  close(held);
+  snprintf(moved, sizeof moved, "%s/volumes/%d/elsewhere/c1", f->root, OWNER);
+  must(sbx_umount(moved, false, &err), &err, "umount");
   assert_int_equal(sbx_pvc_ensure(&f->d, "default", "c1", OWNER, OWNER, 8LL << 20, NULL, NULL, &err), -1);
   assert_false(mounted(t2));
-  free(dir);
+}
+
+static void test_open_as_user(void **state) {
+  /* beneath a directory anyone may enter (opened by root, as sbxd opens a data lake), one
+   * only root may enter: root opens it, another user is refused as if they had tried
+   * themselves, and once it is theirs the descriptor comes back from the child */
+  struct fx *f = *state;
+  char top[PATH_MAX + 64], dir[PATH_MAX + 80];
+  snprintf(top, sizeof top, "%s/open-as", f->tmp);
+  snprintf(dir, sizeof dir, "%s/rootonly", top);
+  assert_int_equal(mkdir(top, 0755), 0);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  int topfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  assert_true(topfd >= 0);
+  struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+  int fd = sbx_openat2_as_user(topfd, "rootonly", &how, 0, 0);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(sbx_openat2_as_user(topfd, "rootonly", &how, OWNER, OWNER), -1);
+  assert_int_equal(errno, EACCES);
+  assert_int_equal(chown(dir, OWNER, OWNER), 0);
+  fd = sbx_openat2_as_user(topfd, "rootonly", &how, OWNER, OWNER);
+  assert_true(fd >= 0);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_int_equal(st.st_uid, OWNER);
+  close(fd);
+  close(topfd);
 }
 
 static void test_ephemeral(void **state) {
@@ -551,6 +595,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pvc_remove, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pvc_owner_symlink, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_as_user, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -125,12 +126,73 @@ static void test_unexpected_fds_are_closed(void **state) {
   close(sv[1]);
 }
 
+static bool refuse_big(void *ctx, size_t bytes, size_t fds) {
+  size_t *asked = ctx;
+  *asked += bytes + fds;
+  return bytes < 1000;
+}
+
+static void test_bounded_receive(void **state) {
+  (void)state;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  json_object *msg = NULL;
+  int fds[SBX_WIRE_MAX_FDS];
+  size_t nfds = 0, asked = 0;
+  sbx_error_t err = {0};
+  /* a header whose body never comes: refused at the deadline, not waited for */
+  uint32_t hdr = 100;
+  assert_int_equal(write(sv[1], &hdr, sizeof hdr), (ssize_t)sizeof hdr);
+  struct sbx_wire_bounds b = {.max_fds = 4, .max_bytes = SBX_WIRE_MAX, .timeout_ms = 200};
+  assert_int_equal(sbx_wire_recv_bounded(sv[0], &msg, fds, &nfds, &b, &err), -1);
+  assert_int_equal(err.errnum, ETIMEDOUT);
+  close(sv[0]);
+  close(sv[1]);
+
+  /* `[0,0,...]`: its parse cost is asked for before it is parsed, and refused */
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  const char *text = "{\"a\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}";
+  hdr = (uint32_t)strlen(text);
+  assert_int_equal(write(sv[1], &hdr, sizeof hdr), (ssize_t)sizeof hdr);
+  assert_int_equal(write(sv[1], text, hdr), (ssize_t)hdr);
+  b = (struct sbx_wire_bounds){.max_fds = 4, .max_bytes = SBX_WIRE_MAX, .timeout_ms = 1000, .reserve = refuse_big,
+                               .ctx = &asked};
+  assert_int_equal(sbx_wire_recv_bounded(sv[0], &msg, fds, &nfds, &b, &err), -1);
+  assert_int_equal(err.errnum, ENOBUFS);
+  assert_int_equal(asked, hdr + sbx_json_parse_cost(text, hdr));
+  assert_true(sbx_json_parse_cost(text, hdr) >= hdr + 17 * SBX_JSON_VALUE_COST);
+
+  /* larger than the receiver's maximum: refused before it is read */
+  hdr = 5000;
+  assert_int_equal(write(sv[1], &hdr, sizeof hdr), (ssize_t)sizeof hdr);
+  b.max_bytes = 4096;
+  assert_int_equal(sbx_wire_recv_bounded(sv[0], &msg, fds, &nfds, &b, &err), -1);
+  assert_int_equal(err.errnum, EMSGSIZE);
+  close(sv[0]);
+  close(sv[1]);
+
+  /* nesting deeper than SBX_JSON_MAX_DEPTH is malformed */
+  const char *why = NULL;
+  char deep[2 * (SBX_JSON_MAX_DEPTH + 2) + 16];
+  size_t n = 0;
+  n += (size_t)snprintf(deep, sizeof deep, "{\"a\":");
+  for (int i = 0; i < SBX_JSON_MAX_DEPTH + 1; i++) deep[n++] = '[';
+  for (int i = 0; i < SBX_JSON_MAX_DEPTH + 1; i++) deep[n++] = ']';
+  deep[n++] = '}';
+  assert_null(sbx_json_parse_object(deep, n, &why));
+  assert_non_null(why);
+  json_object *o = sbx_json_parse_object("{\"a\":[[1]]}", 11, &why);
+  assert_non_null(o);
+  json_object_put(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_with_fds),
       cmocka_unit_test(test_eof_is_zero),
       cmocka_unit_test(test_bad_frames),
       cmocka_unit_test(test_unexpected_fds_are_closed),
+      cmocka_unit_test(test_bounded_receive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 
 #include "daemon/api/http.h"
 #include "daemon/api/query.h"
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "lib/base64.h"
 #include "lib/cleanup.h"
@@ -92,17 +93,6 @@ static const struct sbx_query_kind q_configmap = {"ConfigMap", "ConfigMapList", 
 static const struct sbx_query_kind q_pvc = {"PersistentVolumeClaim", "PersistentVolumeClaimList",
                                             "persistentvolumeclaims", "v1", fields, served_listed, remove_pvc_locked};
 
-/* Bytes of the values of a data map (decoded when base64) */
-static size_t map_bytes(json_object *m, bool b64) {
-  size_t total = 0;
-  if (!m || !json_object_is_type(m, json_type_object)) return 0;
-  json_object_object_foreach(m, key, v) {
-    size_t n = (size_t)json_object_get_string_len(v);
-    total += strlen(key) + (b64 ? n / 4 * 3 : n);
-  }
-  return total;
-}
-
 /* What a Secret or ConfigMap body must be before anything changes: 0, or -1 with the
  * answer given (400 for a body that does not belong at this URL, 422 for an invalid one). */
 static int validate_object(const struct sbx_http_req *r, const struct core_kind *k, json_object *body, int *answered) {
@@ -135,8 +125,7 @@ static int validate_object(const struct sbx_http_req *r, const struct core_kind 
     return -1;
   }
   bool secret = strcmp(k->kind, "Secret") == 0;
-  size_t total = map_bytes(json_object_object_get(body, "data"), secret) +
-                 map_bytes(json_object_object_get(body, secret ? "stringData" : "binaryData"), !secret);
+  size_t total = sbx_object_data_bytes(body, secret);
   if (total > MAX_DATA_BYTES) {
     snprintf(msg, sizeof msg, "data: too long: the data of a %s may hold at most 1048576 bytes (this one: %zu)",
              k->kind, total);
@@ -217,6 +206,10 @@ static int write_object(const struct sbx_http_req *r, const struct core_kind *k)
     snprintf(msg, sizeof msg, "%s \"%s\" is immutable: delete and re-create it to change its data", k->kind,
              named.name);
     rc = sbx_http_status(&named, 422, "Invalid", msg);
+  } else if (k->writable && sbx_quota_admit(r->d, r->who->uid, &(struct sbx_quota){.objects = exists ? 0 : 1,
+             .object_bytes = (int64_t)sbx_object_data_bytes(obj, k == &k_secret) -
+                             (exists ? (int64_t)sbx_object_data_bytes(old, k == &k_secret) : 0)}, &err) < 0) {
+    rc = sbx_http_error(&named, k->what, &err);
   } else if (!dry && (exists ? sbx_store_update_if(r->d->store, k->kind, r->ns, named.name, r->who->uid, obj,
                                                     *rv ? rv : NULL, &err)
                               : sbx_store_create(r->d->store, k->kind, r->ns, named.name, r->who->uid, obj, &err)) < 0) {

@@ -21,6 +21,7 @@
 #include "daemon/api/query.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/quota.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/convert.h"
@@ -107,6 +108,10 @@ static int create(const struct sbx_http_req *r, json_object *obj) {
   sbx_random_hex(uid, 16);
   sbx_now_rfc3339(ts, sizeof ts);
   snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", r->d->root, id);
+  /* every Sandbox counts, suspended ones too: each holds a host id range (a dry run is
+   * admitted the same way) */
+  if (sbx_quota_admit(r->d, r->who->uid, &(struct sbx_quota){.sandboxes = 1}, &err) < 0)
+    return sbx_http_error(r, WHAT, &err);
   uint32_t slot = 0;
   if (!dry && sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
     if (err.errnum == ENOSPC) sbx_error_says(&err, ENOSPC, "no free host id range is left: too many sandboxes");

@@ -87,6 +87,7 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
     return sbx_http_status(r, 409, "Conflict", err->msg);
   case EACCES:
   case EPERM:
+  case EDQUOT: /* over the person's quota, as Kubernetes answers a ResourceQuota refusal */
     return sbx_http_status(r, 403, "Forbidden", err->msg);
   case ENOSPC:
     return sbx_http_status(r, 507, "InsufficientStorage", err->msg);
@@ -98,6 +99,13 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key) {
   if (r->query) return sbx_json_str(r->query, key);
   return r->c ? MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+bool sbx_http_query_has(const struct sbx_http_req *r, const char *key) {
+  if (r->query) return json_object_object_get_ex(r->query, key, NULL);
+  const char *v;
+  size_t vlen;
+  return r->c && MHD_lookup_connection_value_n(r->c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &vlen) == MHD_YES;
 }
 
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered) {
@@ -131,17 +139,12 @@ json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered) {
     *answered = sbx_http_status(r, 400, "BadRequest", "the request body holds a NUL byte");
     return NULL;
   }
-  json_tokener *tok = json_tokener_new_ex(64);
-  json_object *o = tok ? json_tokener_parse_ex(tok, r->body, (int)r->body_len) : NULL;
-  enum json_tokener_error jerr = tok ? json_tokener_get_error(tok) : json_tokener_error_parse_eof;
-  if (tok) json_tokener_free(tok);
-  if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+  const char *why;
+  json_object *o = sbx_json_parse_object(r->body, r->body_len, &why);
+  if (!o) {
     char msg[300];
-    snprintf(msg, sizeof msg, "the request body is not a JSON object: %s",
-             o ? "not an object" : json_tokener_error_desc(jerr));
-    json_object_put(o);
+    snprintf(msg, sizeof msg, "the request body is not a JSON object: %s", why);
     *answered = sbx_http_status(r, 400, "BadRequest", msg);
-    return NULL;
   }
   return o;
 }

@@ -22,7 +22,7 @@ struct MHD_Connection;
 struct sbx_http_resp {
   unsigned code;
   json_object *body;
-  char *text;               /* or a text body (malloc'd; /metrics), served as content_type */
+  char *text;               /* or a text body (malloc'd; /metrics, /healthz), served as content_type */
   const char *content_type;
   struct MHD_Response *stream; /* or a streaming response (a watch), queued as it is */
 };
@@ -58,6 +58,8 @@ int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_error_t *err);
 /* the query argument `key`, or NULL */
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key);
+/* whether the query has `key` at all (?verbose counts, with or without a value) */
+bool sbx_http_query_has(const struct sbx_http_req *r, const char *key);
 /* ?allUsers=true: the owner to list (SBX_OWNER_ANY for everyone, else the caller);
  * -1 with a 403 already answered when a non-admin asks for everyone */
 int sbx_http_list_owner(const struct sbx_http_req *r, uid_t *owner, int *answered);
@@ -80,9 +82,13 @@ int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const
 void sbx_api_stream(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                     size_t nfds);
 
+/* /healthz, /livez, /readyz (health.c): 1 when url is one of them (answered), else 0 */
+int sbx_api_health(const struct sbx_http_req *r, const char *url);
+
 /* resource handlers (one file each) */
 int sbx_api_sandboxes(const struct sbx_http_req *r);
 int sbx_api_events(const struct sbx_http_req *r);
+int sbx_api_resourcequotas(const struct sbx_http_req *r); /* api_quota.c */
 int sbx_api_secrets(const struct sbx_http_req *r);                /* api_core.c */
 int sbx_api_configmaps(const struct sbx_http_req *r);             /* api_core.c */
 int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r); /* api_core.c */

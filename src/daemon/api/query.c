@@ -149,7 +149,7 @@ int sbx_query_whole(const struct sbx_http_req *r, int *answered) {
   for (size_t i = 0; i < sizeof list_only / sizeof list_only[0]; i++)
     if (sbx_http_query(r, list_only[i])) {
       char msg[300];
-      snprintf(msg, sizeof msg, "%s: metrics are answered whole, as they are now: leave it out", list_only[i]);
+      snprintf(msg, sizeof msg, "%s: this resource is answered whole, as it is now: leave it out", list_only[i]);
       *answered = sbx_http_status(r, 400, "BadRequest", msg);
       return -1;
     }

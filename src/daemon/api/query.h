@@ -19,7 +19,7 @@
  * and have valid values */
 int sbx_query_check(const struct sbx_http_req *r, int *answered);
 
-/* For resources served whole (metrics): 0, or -1 with a 400 answered when the request
+/* For resources served whole (metrics, resource quotas): 0, or -1 with a 400 answered when the request
  * names a selector, paging, a resourceVersion or a watch */
 int sbx_query_whole(const struct sbx_http_req *r, int *answered);
 

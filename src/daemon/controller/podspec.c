@@ -8,24 +8,27 @@
  * shim). A reference that cannot be resolved (a missing secret or key) fails the build
  * with a message that names it; the reconciler shows it as DependenciesNotReady. */
 #include "daemon/controller/podspec.h"
+#include "daemon/controller/quota.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "daemon/controller/volumes.h"
 #include "lib/cleanup.h"
+#include "lib/fsutil.h"
 #include "lib/quantity.h"
 #include "lib/wire.h"
 #include "runtime/caps.h"
 
-#define DEFAULT_PIDS 4096
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* A stored quantity (always a string: lib/convert.c turns `cpu: 2` into "2"; validated on
@@ -224,7 +227,14 @@ static int image_fd(const struct sbx_podspec_ctx *x, const char *image, bool *ho
       return sbx_error_says(err, EINVAL, "image \"%s\" is not `host` or `rootfs:/ABSOLUTE/DIR`", image);
     dir = image + 7;
   }
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (*host ? 0 : O_NOFOLLOW));
+  /* a user's rootfs lies in directories they own and may swap: resolved once, with the
+   * owner's own rights and following no symlink, and handed on as this descriptor */
+  struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                         .resolve = *host ? 0 : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  int fd = *host ? (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how)
+                 : sbx_openat2_as_user(AT_FDCWD, dir, &how, x->owner, x->owner_gid);
+  if (fd < 0 && errno == ELOOP)
+    return sbx_error_says(err, EINVAL, "image %s: a symlink is on its way; name the real directory", dir);
   if (fd < 0) return sbx_error_sys(err, "open the image %s", dir);
   if (!*host && x->owner != 0) {
     /* a non-root owner's rootfs must be theirs: they could read it anyway */
@@ -349,23 +359,26 @@ int sbx_podspec_build(const struct sbx_podspec_ctx *x, json_object *sandbox, str
   if (fsgroup >= 0) json_object_object_add(s, "fsGroup", json_object_new_int64(fsgroup));
   json_object *lim = json_object_new_object();
   json_object_object_add(lim, "cpuRequestMilli", json_object_new_int64(r.cpu_request));
-  json_object_object_add(lim, "cpuLimitMilli", json_object_new_int64(r.cpu_limit));
-  json_object_object_add(lim, "memoryLimit", json_object_new_int64(r.mem_limit));
-  json_object_object_add(lim, "pids", json_object_new_int64(DEFAULT_PIDS));
+  json_object_object_add(lim, "cpuLimitMilli", json_object_new_int64(sbx_policy_cpu_limit(x->d, r.cpu_limit)));
+  json_object_object_add(lim, "memoryLimit", json_object_new_int64(r.mem_limit ? r.mem_limit : x->d->policy.default_memory));
+  json_object_object_add(lim, "pids", json_object_new_int64(x->d->policy.default_pids));
   json_object_object_add(s, "limits", lim);
+  sbx_policy_place(x->d, x->owner, s);
   json_object_object_add(s, "restartPolicy", json_object_new_string(sbx_json_str(pod, "restartPolicy") ?: "Always"));
   json_object_object_add(s, "terminationGracePeriodSeconds",
                          json_object_new_int64(sbx_json_int(pod, "terminationGracePeriodSeconds", 30)));
 
-  /* volumes: made to exist on the host by volumes.c, opened here for the shim */
+  /* volumes: made to exist on the host and opened by volumes.c */
   json_object *vols = json_object_new_array();
   json_object_object_add(s, "volumes", vols);
   for (size_t i = 0; i < json_object_array_length(x->volumes); i++) {
     json_object *v = json_object_array_get_idx(x->volumes, i);
-    const char *dir = sbx_json_str(v, "path");
-    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    /* the descriptor volumes.c held from its safe walk: a path checked there is never
+     * opened again here (its owner may have swapped a directory on it meanwhile) */
+    int held = (int)sbx_json_int(v, "fd", -1);
+    int fd = held >= 0 ? fcntl(held, F_DUPFD_CLOEXEC, 3) : -1;
     if (fd < 0) {
-      sbx_error_sys(err, "open volume %s at %s", sbx_json_str(v, "name") ?: "?", dir ? dir : "?");
+      sbx_error_sys(err, "volume %s: no descriptor", sbx_json_str(v, "name") ?: "?");
       goto fail;
     }
     int slot = add_fd(ps, fd, err);

@@ -24,7 +24,7 @@ struct sbx_podspec_ctx {
   uid_t owner;
   gid_t owner_gid;
   uint32_t host_id_base, id_count;
-  json_object *volumes; /* volumes.c's [{"name","path","readOnly"}] */
+  json_object *volumes; /* volumes.c's [{"name","fd","readOnly","idmap"}]: fds stay the caller's */
 };
 
 struct sbx_podspec {

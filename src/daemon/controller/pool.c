@@ -11,6 +11,13 @@
  * If the daemon dies, every spare sees its control socket close and removes itself; a new
  * daemon releases the id slots of spares nobody claimed (sbx_pool_reclaim_stale).
  *
+ * Each spare waits in a person's cgroup group (<top>/user-<uid>, quota.c): the group of the
+ * last person who claimed one (at start, a group of the pool's own, <top>/pool). A claim
+ * takes a spare of the claimer's group when there is one; otherwise the spare's shim moves
+ * its waiting process to the claimer's group first, which is one cgroup migration (on v1
+ * an RCU grace period: the cost the pool exists to avoid, paid on a person's first run
+ * after someone else's). A spare's one waiting process counts toward its group's pids.
+ *
  * This is the runtime's version of agent-sandbox's SandboxWarmPool. */
 #include <dirent.h>
 #include <errno.h>
@@ -24,8 +31,10 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/controller/pool.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/quota.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/wire.h"
@@ -47,11 +56,12 @@ static void discard(struct sbx_daemon *d, struct sbx_spare_info *s) {
   sbx_store_idslot_release(d->store, s->id, &err);
 }
 
-static int spawn_one(struct sbx_daemon *d, sbx_error_t *err) {
+static int spawn_one(struct sbx_daemon *d, uid_t owner, sbx_error_t *err) {
   struct sbx_spare *sp = calloc(1, sizeof *sp);
   if (!sp) return sbx_error_set(err, ENOMEM, "pool");
   struct sbx_spare_info *s = &sp->info;
   s->ctl = -1;
+  s->owner = owner;
   sbx_random_hex(s->id, 8);
   snprintf(s->state_dir, sizeof s->state_dir, "%s/sandboxes/%s", d->root, s->id);
   if (sbx_store_idslot_alloc(d->store, s->id, SBX_ID_SLOTS, &s->slot, err) < 0) {
@@ -68,7 +78,7 @@ static int spawn_one(struct sbx_daemon *d, sbx_error_t *err) {
   json_object_object_add(spec, "stateDir", json_object_new_string(s->state_dir));
   json_object_object_add(spec, "hostIdBase", json_object_new_int64(SBX_ID_BASE + (int64_t)s->slot * SBX_ID_SLOT_SIZE));
   json_object_object_add(spec, "idCount", json_object_new_int64(SBX_ID_SLOT_SIZE));
-  json_object_object_add(spec, "cgroupParent", json_object_new_string("sbx"));
+  sbx_policy_place(d, owner, spec);
   json_object_object_add(spec, "removeOnExit", json_object_new_boolean(1));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -101,26 +111,34 @@ void sbx_pool_fill(struct sbx_daemon *d) {
     pthread_mutex_lock(&d->lock);
     bool full = d->nspares + d->spares_starting >= d->pool_size;
     if (!full) d->spares_starting++;
+    uid_t owner = d->pool_owner;
     pthread_mutex_unlock(&d->lock);
     if (full) return;
     sbx_error_t err = {0};
-    int r = spawn_one(d, &err);
+    int r = spawn_one(d, owner, &err);
     pthread_mutex_lock(&d->lock);
     d->spares_starting--;
     pthread_mutex_unlock(&d->lock);
     if (r < 0) {
-      fprintf(stderr, "sbxd: warm pool: %s\n", err.msg);
+      sbx_log(SBX_LOG_WARN, "warm pool: %s", err.msg);
       return;
     }
   }
 }
 
-int sbx_pool_take(struct sbx_daemon *d, struct sbx_spare_info *out) {
+int sbx_pool_take(struct sbx_daemon *d, uid_t owner, struct sbx_spare_info *out) {
   for (;;) {
     pthread_mutex_lock(&d->lock);
-    struct sbx_spare *sp = d->spares;
+    d->pool_owner = owner;
+    struct sbx_spare **pick = &d->spares;
+    for (struct sbx_spare **p = &d->spares; *p; p = &(*p)->next)
+      if ((*p)->info.owner == owner) {
+        pick = p;
+        break;
+      }
+    struct sbx_spare *sp = *pick;
     if (sp) {
-      d->spares = sp->next;
+      *pick = sp->next;
       d->nspares--;
     }
     pthread_mutex_unlock(&d->lock);
@@ -162,8 +180,9 @@ void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
     if (json_object_object_get_ex(live_ids, e->d_name, &v)) continue;
     /* a spare of a previous daemon, or what a crash left: nobody's sandbox */
     snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, e->d_name);
-    if (sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", e->d_name, &err) < 0)
-      fprintf(stderr, "sbxd: remove the cgroup of %s: %s\n", e->d_name, err.msg);
+    if (sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, e->d_name,
+                                       &err) < 0)
+      sbx_log(SBX_LOG_WARN, "remove the cgroup of %s: %s", e->d_name, err.msg);
     sbx_remove_tree(path);
     sbx_store_idslot_release(d->store, e->d_name, &err);
   }

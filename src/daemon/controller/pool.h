@@ -14,13 +14,18 @@ struct sbx_spare_info {
   char state_dir[4096];
   pid_t pid;
   int ctl; /* control socket: the claim is sent here */
+  uid_t owner; /* the person whose cgroup group it waits in (SBX_POOL_NOBODY: the pool's own) */
 };
+
+#define SBX_POOL_NOBODY ((uid_t)-1)
 
 /* Start spares until the pool holds its size (--warm-pool). Never fails loudly: a pool
  * that cannot be filled only makes starts slower. */
 void sbx_pool_fill(struct sbx_daemon *d);
-/* Take a spare: 1 (and *out) or 0 when the pool is empty. */
-int sbx_pool_take(struct sbx_daemon *d, struct sbx_spare_info *out);
+/* Take a spare for `owner`: 1 (and *out) or 0 when the pool is empty. One waiting in the
+ * owner's own cgroup group is preferred; any other is moved there by its shim at the claim
+ * (one cgroup migration). The refill then prepares the next spare in the owner's group. */
+int sbx_pool_take(struct sbx_daemon *d, uid_t owner, struct sbx_spare_info *out);
 /* Return an unused spare (the claim was refused before anything was sent). */
 void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s);
 /* At start: remove state directories and id slots that no sandbox record owns.

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "daemon/controller/podspec.h"
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/log.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
@@ -117,24 +119,19 @@ static void admitted_requests(json_object *all, json_object *self, int64_t *cpu,
   }
 }
 
-static void machine_capacity(int64_t *cpu_milli, int64_t *mem) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  *cpu_milli = (n > 0 ? n : 1) * 1000;
-  *mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
-}
-
 static void fmt_bytes(int64_t b, char *out, size_t n) {
   if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)b / (1ll << 30));
   else snprintf(out, n, "%.0fMi", (double)b / (1ll << 20));
 }
 
-/* NULL if it fits; else the reason, in `buf` */
-static const char *admission(json_object *all, json_object *obj, char *buf, size_t n) {
+/* NULL if it fits; else the reason, in `buf`: what the machine has left, then the owner's
+ * quota (so one person's requests can never take the whole machine). */
+static const char *admission(struct sbx_daemon *d, json_object *all, json_object *obj, char *buf, size_t n) {
   struct sbx_pod_resources r;
   sbx_pod_resources(obj, &r);
   int64_t cpu, mem, cap_cpu, cap_mem;
   admitted_requests(all, obj, &cpu, &mem);
-  machine_capacity(&cap_cpu, &cap_mem);
+  sbx_machine_capacity(&cap_cpu, &cap_mem);
   if (r.cpu_request > cap_cpu - cpu) {
     snprintf(buf, n, "Insufficient cpu: the sandbox requests %" PRId64 "m, %" PRId64 "m of the machine's %" PRId64
              "m are left; it starts when others stop or are suspended",
@@ -147,6 +144,12 @@ static const char *admission(json_object *all, json_object *obj, char *buf, size
     fmt_bytes(cap_mem - mem > 0 ? cap_mem - mem : 0, b, sizeof b);
     fmt_bytes(cap_mem, c, sizeof c);
     snprintf(buf, n, "Insufficient memory: the sandbox requests %s, %s of the machine's %s are left; it starts when others stop or are suspended", a, b, c);
+    return buf;
+  }
+  sbx_error_t err = {0};
+  if (sbx_quota_admit(d, sbx_object_owner(obj), &(struct sbx_quota){.requests_cpu = r.cpu_request,
+                                                            .requests_memory = r.mem_request}, &err) < 0) {
+    snprintf(buf, n, "%.*s", (int)(n > 1 ? n - 1 : 0), err.msg);
     return buf;
   }
   return NULL;
@@ -164,12 +167,12 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
   uid_t owner = sbx_object_owner(obj);
   gid_t gid = (gid_t)sbx_json_int(x, "ownerGid", owner);
-  char why[400];
+  char why[600];
   sbx_error_t err = {0};
   time_t now = time(NULL);
   if (sbx_json_int(x, "nextStartAt", 0) > now) return; /* backing off */
 
-  const char *pending = admission(all, obj, why, sizeof why);
+  const char *pending = admission(d, all, obj, why, sizeof why);
   if (pending) {
     if (strcmp(sbx_json_str(x, "pending") ?: "", pending) != 0) sbx_pod_event(obj, "Warning", "FailedScheduling", pending);
     set_str(x, "pending", pending);
@@ -181,7 +184,7 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   struct sbx_pod_resources r;
   sbx_pod_resources(obj, &r);
-  _cleanup_json_ json_object *vols = NULL;
+  _cleanup_volumes_ json_object *vols = NULL;
   struct sbx_podspec ps = {0};
   const char *hostname = sbx_json_str(sbx_json_path(obj, "spec.podTemplate.spec"), "hostname") ?: name;
   struct sbx_podspec_ctx ctx = {.d = d, .ns = ns, .name = name, .hostname = hostname, .id = id, .state_dir = state_dir,
@@ -222,11 +225,11 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   set_str(x, "stopping", NULL);
   sbx_pod_event(obj, "Normal", "Scheduled", "started the sandbox's pod");
   sbx_starts_record(SBX_START_POD, sbx_starts_clock() - started);
-  if (sbx_supervisor_watch(d, shim, ns, name, owner, &err) < 0) fprintf(stderr, "sbxd: watch %s: %s\n", name, err.msg);
+  if (sbx_supervisor_watch(d, shim, ns, name, owner, &err) < 0) sbx_log(SBX_LOG_ERROR, "watch %s: %s", name, err.msg);
   return;
 failed:
   sbx_starts_failed(SBX_START_POD);
-  fprintf(stderr, "sbxd: start %s/%s: %s\n", ns, name, err.msg);
+  sbx_log(SBX_LOG_ERROR, "start %s/%s: %s", ns, name, err.msg);
   sbx_pod_event(obj, "Warning", "Failed", err.msg);
   json_object_object_add(x, "nextStartAt", json_object_new_int64(now + 10));
 }
@@ -273,7 +276,7 @@ static enum outcome reconcile_one(struct sbx_daemon *d, json_object *all, json_o
   if (sbx_json_bool(x, "deleteWhenStopped", 0) && !running(obj)) {
     sbx_error_t err = {0};
     if (sbx_pod_remove(d, obj, &err) == 0) return REMOVED;
-    fprintf(stderr, "sbxd: remove %s: %s\n", sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "?", err.msg);
+    sbx_log(SBX_LOG_ERROR, "remove %s: %s", sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "?", err.msg);
   }
   const char *want = wanted(obj);
   char hash[24];
@@ -296,8 +299,9 @@ int sbx_pod_remove(struct sbx_daemon *d, json_object *obj, sbx_error_t *err) {
   const char *state_dir = sbx_json_str(x, "stateDir"), *id = sbx_json_str(x, "id");
   const char *ns = sbx_json_str(sbx_json_path(obj, "metadata"), "namespace") ?: "default";
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name") ?: "";
-  if (id && sbx_cgroup_remove_leftover("/proc/self/mountinfo", "/sys/fs/cgroup", "sbx", id, err) < 0)
-    fprintf(stderr, "sbxd: remove %s: %s\n", name, err->msg);
+  if (id && sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, id,
+                                           err) < 0)
+    sbx_log(SBX_LOG_ERROR, "remove %s: %s", name, err->msg);
   if (state_dir) {
     sbx_volumes_release(d, state_dir);
     if (sbx_remove_tree(state_dir) < 0) return sbx_error_sys(err, "remove %s", state_dir);
@@ -318,7 +322,7 @@ void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   const char *phase = sbx_json_str(rt, "phase") ?: "";
   json_object_object_del(x, "shimPid");
   if (sbx_json_bool(x, "deleteWhenStopped", 0)) {
-    if (sbx_pod_remove(d, obj, &err) < 0) fprintf(stderr, "sbxd: remove %s: %s\n", name, err.msg);
+    if (sbx_pod_remove(d, obj, &err) < 0) sbx_log(SBX_LOG_ERROR, "remove %s: %s", name, err.msg);
     goto out;
   }
   if (stopping) {
@@ -343,7 +347,7 @@ void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
     sbx_pod_event(obj, "Warning", "BackOff", msg);
   }
   if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record the end of %s: %s\n", name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record the end of %s: %s", name, err.msg);
 out:
   pthread_mutex_unlock(&d->objects_lock);
   sbx_reconcile_kick();
@@ -355,7 +359,7 @@ static void pass(struct sbx_daemon *d) {
   _cleanup_json_ json_object *all = NULL;
   if (sbx_store_list(d->store, "Sandbox", NULL, SBX_OWNER_ANY, &all, &err) < 0) {
     pthread_mutex_unlock(&d->objects_lock);
-    fprintf(stderr, "sbxd: reconcile: %s\n", err.msg);
+    sbx_log(SBX_LOG_ERROR, "reconcile: %s", err.msg);
     return;
   }
   for (size_t i = 0; i < json_object_array_length(all); i++) {
@@ -369,7 +373,7 @@ static void pass(struct sbx_daemon *d) {
       json_object *meta = sbx_json_path(stored, "metadata.annotations");
       if (meta) json_object_object_del(meta, SBX_ANN_OWNER); /* added by the list */
       if (sbx_store_update(d->store, "Sandbox", ns, name, sbx_object_owner(o), stored, &err) < 0)
-        fprintf(stderr, "sbxd: reconcile %s: %s\n", name, err.msg);
+        sbx_log(SBX_LOG_ERROR, "reconcile %s: %s", name, err.msg);
     }
   }
   pthread_mutex_unlock(&d->objects_lock);
@@ -379,6 +383,7 @@ static void *loop(void *arg) {
   struct sbx_daemon *d = arg;
   for (;;) {
     pass(d);
+    atomic_store(&d->reconciled, true); /* /readyz: the first pass is done */
     pthread_mutex_lock(&kick_lock);
     if (!kicked) {
       struct timespec ts;

@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/pool.h"
+#include "daemon/controller/quota.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
@@ -36,7 +38,6 @@
 #include "lib/quantity.h"
 #include "lib/wire.h"
 
-#define DEFAULT_PIDS 4096
 #define DEFAULT_SHM (64LL << 20)
 #define DEFAULT_TMP (1LL << 30)
 #define GRACE_SECONDS 10
@@ -147,8 +148,8 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
     return sbx_error_prefix(err, "--memory");
   if (r->mem_bytes > 0 && r->mem_bytes < (6LL << 20))
     return sbx_error_says(err, EINVAL, "--memory: at least 6Mi is needed to start a sandbox");
-  r->pids = sbx_json_int(q, "pids", DEFAULT_PIDS);
-  if (r->pids < 1 || r->pids > 4194304) return sbx_error_says(err, EINVAL, "--pids must be between 1 and 4194304");
+  r->pids = sbx_json_int(q, "pids", 0); /* 0: the daemon's --default-pids */
+  if (json_object_object_get_ex(q, "pids", NULL) && (r->pids < 1 || r->pids > 4194304)) return sbx_error_says(err, EINVAL, "--pids must be between 1 and 4194304");
 
   const char *net = sbx_json_str(q, "network");
   if (net && strcmp(net, "none") != 0) {
@@ -316,10 +317,13 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   }
   _cleanup_json_ json_object *volumes = r.volumes;
   _cleanup_json_ json_object *userenv = r.env;
+  if (r.pids == 0) r.pids = d->policy.default_pids;
+  if (r.mem_bytes == 0) r.mem_bytes = d->policy.default_memory;
+  r.cpu_millis = sbx_policy_cpu_limit(d, r.cpu_millis);
   char id[40], ts[32], state_dir[4096], image_desc[64];
   /* a spare from the warm pool, when there is one, brings its id, id range and state */
   struct sbx_spare_info spare;
-  bool have_spare = sbx_pool_take(d, &spare) == 1;
+  bool have_spare = sbx_pool_take(d, who->uid, &spare) == 1;
   if (have_spare) {
     snprintf(id, sizeof id, "%s", spare.id);
     snprintf(state_dir, sizeof state_dir, "%s", spare.state_dir);
@@ -340,8 +344,15 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   bool named = sbx_json_str(req, "name") && *sbx_json_str(req, "name");
   bool remove = r.rm || !named;
   json_object_object_add(x, "removeOnExit", json_object_new_boolean(remove));
-  if (sbx_store_create(d->store, "Sandbox", r.ns, r.name, who->uid, obj, &err) < 0) {
-    if (err.errnum == EEXIST) {
+  /* the count quota and the create under one lock: two runs cannot both take the last one */
+  pthread_mutex_lock(&d->objects_lock);
+  int created = sbx_quota_admit(d, who->uid, &(struct sbx_quota){.sandboxes = 1}, &err);
+  if (created == 0) created = sbx_store_create(d->store, "Sandbox", r.ns, r.name, who->uid, obj, &err);
+  pthread_mutex_unlock(&d->objects_lock);
+  if (created < 0) {
+    if (err.errnum == EDQUOT) {
+      sbx_stream_reply_error(conn, "Forbidden", err.msg);
+    } else if (err.errnum == EEXIST) {
       char msg[256];
       snprintf(msg, sizeof msg, "a sandbox named \"%s\" already exists; choose another --name or `sbx delete sandbox %s`",
                r.name, r.name);
@@ -416,7 +427,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(spec, "stdin", json_object_new_boolean(r.in));
   json_object_object_add(spec, "removeOnExit", json_object_new_boolean(remove));
   json_object_object_add(spec, "keepOnDisconnect", json_object_new_boolean(!remove));
-  json_object_object_add(spec, "cgroupParent", json_object_new_string("sbx"));
+  sbx_policy_place(d, who->uid, spec);
   json_object_object_add(spec, "cpuLimitMillis", json_object_new_int64(r.cpu_millis));
   json_object_object_add(spec, "memoryLimitBytes", json_object_new_int64(r.mem_bytes));
   json_object_object_add(spec, "pidsLimit", json_object_new_int64(r.pids));
@@ -460,9 +471,9 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(running, "running", since);
   set_status(obj, "True", "SandboxRunning", NULL, running);
   if (sbx_store_update(d->store, "Sandbox", r.ns, r.name, who->uid, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record %s: %s\n", r.name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record %s: %s", r.name, err.msg);
   if (sbx_supervisor_watch(d, shim, r.ns, r.name, who->uid, &err) < 0)
-    fprintf(stderr, "sbxd: watch %s: %s\n", r.name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "watch %s: %s", r.name, err.msg);
 
   ok = json_object_new_object();
   json_object_object_add(ok, "ok", json_object_new_boolean(1));
@@ -529,7 +540,7 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   set_status(obj, "False", reason ? reason : "Error", sbx_json_str(st, "message"), state);
   json_object_object_del(x, "shimPid");
   if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
-    fprintf(stderr, "sbxd: record the end of %s: %s\n", name, err.msg);
+    sbx_log(SBX_LOG_ERROR, "record the end of %s: %s", name, err.msg);
   json_object_put(obj);
 }
 
@@ -576,7 +587,7 @@ void sbx_run_recover(struct sbx_daemon *d) {
   sbx_error_t err = {0};
   _cleanup_json_ json_object *all = NULL;
   if (sbx_store_list(d->store, "Sandbox", NULL, SBX_OWNER_ANY, &all, &err) < 0) {
-    fprintf(stderr, "sbxd: cannot list sandboxes: %s\n", err.msg);
+    sbx_log(SBX_LOG_ERROR, "cannot list sandboxes: %s", err.msg);
     return;
   }
   _cleanup_json_ json_object *live = json_object_new_object();

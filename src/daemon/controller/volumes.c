@@ -13,16 +13,21 @@
  *   anything inside it. Below it every directory is walked one component at a time with
  *   O_NOFOLLOW|O_DIRECTORY and mounts are made and unmade through those fds, so a symlink
  *   planted by the owner can never redirect a mount or an unmount.
+ * - A path is never used again once checked: every volume is handed on as a descriptor
+ *   (a PVC's or a bounded emptyDir's from the mount itself, the others from the safe walk),
+ *   and the pod spec passes those descriptors to the shim. docs/security-notes/paths.md.
  * - State-dir volumes (emptyDir, secret, configMap) live in <state>/volumes/<name>, which
  *   only root can reach; their files are owned by the owner, the lead idmaps them to the
  *   container user.
  * - hostPath: the requested path must lie, by whole components and without "..", under a
  *   directory given with --allow-host-path; it is then opened beneath that directory with
- *   openat2(RESOLVE_BENEATH), so a symlink inside cannot lead out, and the path handed on
- *   is the canonical one of what was opened.
+ *   openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): users may own directories in there
+ *   and swap their entries, so no symlink is followed at all.
  * - Secrets of other users are looked up with the owner's uid only: they answer exactly
  *   like missing ones. */
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
+#include "daemon/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -188,12 +193,20 @@ static int mkdirs_root(const char *path, mode_t mode, sbx_error_t *err) {
   return 0;
 }
 
-int sbx_volume_open_dir(const char *path, sbx_error_t *err) {
-  struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-  int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-  if (fd < 0) sbx_error_sys(err, "open volume directory %s", path);
-  return fd;
+/* An O_RDONLY descriptor of the directory an (O_PATH) fd refers to: from the fd, not a path */
+static int reopen_dir(int fd, const char *what, sbx_error_t *err) {
+  int r = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (r < 0) sbx_error_sys(err, "open %s", what);
+  return r;
+}
+
+void sbx_volumes_free(json_object *vols) {
+  for (size_t i = 0; vols && i < json_object_array_length(vols); i++) {
+    json_object *v = json_object_array_get_idx(vols, i);
+    int fd = (int)sbx_json_int(v, "fd", -1);
+    if (fd >= 0) close(fd);
+  }
+  json_object_put(vols);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -300,7 +313,7 @@ static int pvc_names_ok(const char *ns, const char *claim, sbx_error_t *err) {
 }
 
 static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t gid,
-                             int64_t bytes, json_object *labels, char **host_dir, sbx_error_t *err) {
+                             int64_t bytes, json_object *labels, int *dir_fd, sbx_error_t *err) {
   char image[PATH_MAX], mount[PATH_MAX];
   sbx_pvc_paths(d, owner, ns, claim, image, mount, sizeof image);
   _cleanup_json_ json_object *obj = NULL;
@@ -312,6 +325,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
                            "an image for persistentvolumeclaim \"%s\" exists at %s without its object; "
                            "move it away to create the claim afresh",
                            claim, image);
+    if (sbx_quota_admit(d, owner, &(struct sbx_quota){.claims = 1, .storage = bytes}, err) < 0) return -1;
     obj = pvc_new_object(ns, claim, bytes, labels, image, mount);
     if (sbx_store_create(d->store, PVC_KIND, ns, claim, owner, obj, err) < 0) return -1;
   }
@@ -328,9 +342,7 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
                          claim, a, b);
   }
   const char *img = sbx_json_str(x, "image") ?: image;
-  char dir[PATH_MAX];
   snprintf(image, sizeof image, "%s", img);
-  snprintf(dir, sizeof dir, "%s", sbx_json_str(x, "mount") ?: mount);
   if (!sbx_json_bool(x, "formatted", 0)) {
     char parent[PATH_MAX];
     snprintf(parent, sizeof parent, "%s", image);
@@ -347,18 +359,19 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
                          claim, image);
   }
   _cleanup_fd_ int mfd = pvc_mount_dir(d, owner, gid, ns, claim, true, NULL, err);
-  if (mfd < 0 || sbx_capfs_mount_at(image, mfd, err) < 0)
+  /* the file system's root comes from the mount itself: the owner may rename or replace
+   * the directories above the mount point at any moment, so its path means nothing later */
+  if (mfd < 0 || sbx_capfs_mount_at(image, mfd, dir_fd, err) < 0)
     return sbx_error_prefix(err, "persistentvolumeclaim \"%s\"", claim);
-  if (host_dir && !(*host_dir = strdup(dir))) return sbx_error_set(err, ENOMEM, "out of memory");
   return 0;
 }
 
 int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t owner_gid,
-                   int64_t bytes, json_object *labels_or_NULL, char **host_dir, sbx_error_t *err) {
-  if (host_dir) *host_dir = NULL;
+                   int64_t bytes, json_object *labels_or_NULL, int *dir_fd, sbx_error_t *err) {
+  if (dir_fd) *dir_fd = -1;
   if (pvc_names_ok(ns, claim, err) < 0) return -1;
   pthread_mutex_lock(&pvc_lock);
-  int r = pvc_ensure_locked(d, ns, claim, owner, owner_gid, bytes, labels_or_NULL, host_dir, err);
+  int r = pvc_ensure_locked(d, ns, claim, owner, owner_gid, bytes, labels_or_NULL, dir_fd, err);
   pthread_mutex_unlock(&pvc_lock);
   return r;
 }
@@ -447,7 +460,7 @@ int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err) {
     struct passwd *pw = getpwuid(owner);
     sbx_error_t e = {0};
     if (sbx_pvc_ensure(d, ns, name, owner, pw ? pw->pw_gid : (gid_t)owner, 0, NULL, NULL, &e) < 0) {
-      fprintf(stderr, "sbxd: volume %s/%s of uid %u: %s\n", ns, name, (unsigned)owner, e.msg);
+      sbx_log(SBX_LOG_ERROR, "volume %s/%s of uid %u: %s", ns, name, (unsigned)owner, e.msg);
       if (r == 0) *err = e;
       r = -1;
     }
@@ -554,14 +567,22 @@ struct prep {
   json_object *out;
 };
 
-static void out_add(struct prep *p, const char *name, const char *kind, const char *path, bool ro, bool idmap) {
+/* One volume, its descriptor `fd` (taken over: closed by sbx_volumes_free) */
+static void out_add(struct prep *p, const char *name, const char *kind, const char *path, bool ro, bool idmap, int fd) {
   json_object *o = json_object_new_object();
   add_str(o, "name", name);
   add_str(o, "kind", kind);
   add_str(o, "path", path);
+  json_object_object_add(o, "fd", json_object_new_int(fd));
   json_object_object_add(o, "readOnly", json_object_new_boolean(ro));
   json_object_object_add(o, "idmap", json_object_new_boolean(idmap));
   json_object_array_add(p->out, o);
+}
+
+static void out_add_claim(struct prep *p, const char *name, const char *claim, bool ro, int fd) {
+  char image[PATH_MAX], mount[PATH_MAX];
+  sbx_pvc_paths(p->d, p->owner, p->ns, claim, image, mount, sizeof image);
+  out_add(p, name, "persistentVolumeClaim", mount, ro, true, fd);
 }
 
 static bool out_has(struct prep *p, const char *name) {
@@ -630,12 +651,13 @@ static int prep_empty_dir(struct prep *p, const char *name, json_object *src, sb
   }
   _cleanup_fd_ int fd = state_volume_dir(p, name, path, sizeof path, err);
   if (fd < 0) return sbx_error_prefix(err, "volume %s", name);
+  int root = -1;
   if (memory) {
     if (bytes <= 0) {
       int64_t mem = pod_sum(p->sandbox, "memory");
       bytes = mem > 0 ? mem / 2 : DEFAULT_MEMORY_EMPTYDIR;
     }
-    if (sbx_tmpfs_mount_at(fd, bytes, 0700, p->owner, p->gid, err) < 0)
+    if (sbx_tmpfs_mount_at(fd, bytes, 0700, p->owner, p->gid, &root, err) < 0)
       return sbx_error_prefix(err, "volume %s: tmpfs", name);
   } else if (bytes > 0) {
     char idir[PATH_MAX];
@@ -643,9 +665,11 @@ static int prep_empty_dir(struct prep *p, const char *name, json_object *src, sb
     if (mkdir(idir, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", idir);
     if (access(image, F_OK) < 0 && sbx_capfs_create(image, bytes, p->owner, p->gid, err) < 0)
       return sbx_error_prefix(err, "volume %s", name);
-    if (sbx_capfs_mount_at(image, fd, err) < 0) return sbx_error_prefix(err, "volume %s", name);
+    if (sbx_capfs_mount_at(image, fd, &root, err) < 0) return sbx_error_prefix(err, "volume %s", name);
+  } else if ((root = reopen_dir(fd, path, err)) < 0) {
+    return sbx_error_prefix(err, "volume %s", name);
   }
-  out_add(p, name, "emptyDir", path, false, true);
+  out_add(p, name, "emptyDir", path, false, true, root);
   return 0;
 }
 
@@ -736,7 +760,7 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
         return sbx_error_prefix(err, "volume %s", vname);
     }
   }
-  out_add(p, vname, strcmp(kind, "Secret") == 0 ? "secret" : "configMap", path, true, true);
+  out_add(p, vname, strcmp(kind, "Secret") == 0 ? "secret" : "configMap", path, true, true, sbx_steal_fd(&wdir));
   return 0;
 }
 
@@ -765,35 +789,40 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
   normalize_abs(path, norm, sizeof norm);
   const char *rel = norm + (strcmp(rule->dir, "/") == 0 ? 0 : strlen(rule->dir));
   while (*rel == '/') rel++;
-  _cleanup_fd_ int root = open(rule->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  /* The allowed directory is canonical (sbxd resolved it at start), so no symlink may be
+   * on its way now; below it, users may own directories and swap their entries at will:
+   * the path is resolved once, beneath it, following no symlink, with the owner's own
+   * rights (what they cannot reach on the host they cannot mount), and the descriptor
+   * (never the path again) is what reaches the shim. */
+  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  _cleanup_fd_ int root = (int)syscall(SYS_openat2, AT_FDCWD, rule->dir, &how, sizeof how);
   if (root < 0) return sbx_error_sys(err, "volume %s: open the allowed directory %s", name, rule->dir);
-  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-  _cleanup_fd_ int fd = *rel ? (int)syscall(SYS_openat2, root, rel, &how, sizeof how) : dup(root);
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = sbx_openat2_as_user(root, *rel ? rel : ".", &how, p->owner, p->gid);
   if (fd < 0) {
-    if (errno == EXDEV)
-      return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: a symlink leads out of %s", name, esc,
-                           rule->dir);
+    if (errno == EACCES)
+      return sbx_error_says(err, EACCES, "volume %s: hostPath %s: permission denied (you cannot open it yourself)",
+                           name, esc);
+    if (errno == ELOOP)
+      return sbx_error_says(err, EINVAL,
+                           "volume %s: hostPath %s is not allowed: a symlink is on its way; name the real directory",
+                           name, esc);
     return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   }
-  char self[64], canon[PATH_MAX];
-  snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(self, canon, sizeof canon - 1);
-  if (n < 0) return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
-  canon[n] = '\0';
-  if (sbx_host_path_match(rule, 1, canon) != 0)
-    return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: it leaves %s", name, esc, rule->dir);
   bool ro = !(rule->rw && owner_is_admin(p->d, p->owner, p->gid));
-  out_add(p, name, "hostPath", canon, ro, false);
+  out_add(p, name, "hostPath", norm, ro, false, fd);
   return 0;
 }
 
 static int prep_claim(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *claim = sbx_json_str(src, "claimName");
   if (!claim) return sbx_error_says(err, EINVAL, "volume %s: persistentVolumeClaim needs a claimName", name);
-  _cleanup_free_ char *dir = NULL;
-  if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, 0, NULL, &dir, err) < 0)
+  int fd;
+  if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, 0, NULL, &fd, err) < 0)
     return sbx_error_prefix(err, "volume %s", name);
-  out_add(p, name, "persistentVolumeClaim", dir, sbx_json_bool(src, "readOnly", 0), true);
+  out_add_claim(p, name, claim, sbx_json_bool(src, "readOnly", 0), fd);
   return 0;
 }
 
@@ -811,10 +840,10 @@ static int prepare(struct prep *p, sbx_error_t *err) {
     if (out_has(p, tname)) return sbx_error_says(err, EINVAL, "volumeClaimTemplates: %s appears twice", tname);
     char claim[300];
     snprintf(claim, sizeof claim, "%s-%s", tname, p->name);
-    _cleanup_free_ char *dir = NULL;
-    if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, bytes, sbx_json_path(t, "metadata.labels"), &dir, err) < 0)
+    int fd;
+    if (sbx_pvc_ensure(p->d, p->ns, claim, p->owner, p->gid, bytes, sbx_json_path(t, "metadata.labels"), &fd, err) < 0)
       return -1;
-    out_add(p, tname, "persistentVolumeClaim", dir, false, true);
+    out_add_claim(p, tname, claim, false, fd);
   }
   json_object *vols = sbx_json_path(p->sandbox, "spec.podTemplate.spec.volumes");
   for (size_t i = 0; vols && i < json_object_array_length(vols); i++) {
@@ -861,7 +890,7 @@ int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner,
     return sbx_error_says(err, EINVAL, "the sandbox needs a name and namespace that are DNS labels");
   }
   if (prepare(&p, err) < 0) {
-    json_object_put(p.out);
+    sbx_volumes_free(p.out);
     return -1;
   }
   *out = p.out;
@@ -913,7 +942,7 @@ void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir) {
   if (n) qsort(mps, n, sizeof *mps, by_length_desc);
   for (size_t i = 0; i < n; i++) {
     sbx_error_t e = {0};
-    if (sbx_umount(mps[i], true, &e) < 0) fprintf(stderr, "sbxd: release %s: %s\n", mps[i], e.msg);
+    if (sbx_umount(mps[i], true, &e) < 0) sbx_log(SBX_LOG_WARN, "release %s: %s", mps[i], e.msg);
     free(mps[i]);
   }
   free(mps);
@@ -950,6 +979,6 @@ int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t b
                            "exist; delete and re-create the sandbox");
     if (sbx_capfs_create(image, bytes, 0, 0, err) < 0) return sbx_error_prefix(err, "ephemeral storage");
   }
-  if (sbx_capfs_mount_at(image, fd, err) < 0) return sbx_error_prefix(err, "ephemeral storage");
+  if (sbx_capfs_mount_at(image, fd, NULL, err) < 0) return sbx_error_prefix(err, "ephemeral storage");
   return 0;
 }

@@ -10,8 +10,9 @@
  *   sandboxes/<id>/containers/               capfs when ephemeral-storage is bounded
  *
  * Every function returns 0 or -1 with err (errnum ENOENT for "not found", EINVAL for a
- * refused request, EBUSY for a claim still in use). Every path handed out is canonical (no
- * symlinks); open it with sbx_volume_open_dir(). */
+ * refused request, EBUSY for a claim still in use). A volume is handed out as a descriptor,
+ * never as a path to open again: its owner may change the directories on that path at any
+ * moment (docs/security-notes/paths.md). */
 #ifndef SBX_VOLUMES_H
 #define SBX_VOLUMES_H
 
@@ -25,12 +26,13 @@
 #include "lib/error.h"
 
 /* --- PersistentVolumeClaims ---------------------------------------------------------------
- * Ensure the claim `claim` of `owner` in `ns` exists, is formatted and mounted; *host_dir
- * (malloc'd) is its mount point. Absent: created with `bytes` of capacity (bytes <= 0:
- * ENOENT instead, for a claim that must already exist). Present with another requested
- * size: EINVAL ("volumeClaimTemplates are immutable; delete the pvc to resize"). */
+ * Ensure the claim `claim` of `owner` in `ns` exists, is formatted and mounted; *dir_fd
+ * (if not NULL) is an O_RDONLY descriptor of its file system's root, taken from the mount.
+ * Absent: created with `bytes` of capacity (bytes <= 0: ENOENT instead, for a claim that
+ * must already exist). Present with another requested size: EINVAL ("volumeClaimTemplates
+ * are immutable; delete the pvc to resize"). */
 int sbx_pvc_ensure(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t owner_gid,
-                   int64_t bytes, json_object *labels_or_NULL, char **host_dir, sbx_error_t *err);
+                   int64_t bytes, json_object *labels_or_NULL, int *dir_fd, sbx_error_t *err);
 /* Delete a claim: EBUSY ("in use by sandbox X") while one of the owner's Sandboxes in that
  * namespace references it; else unmount, remove image and mount point, delete the object. */
 int sbx_pvc_remove(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, sbx_error_t *err);
@@ -45,13 +47,19 @@ int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err);
 
 /* --- a sandbox's volumes --------------------------------------------------------------------
  * Make every volume of the stored v1beta1 Sandbox's pod template, and every
- * volumeClaimTemplate, exist on the host. *out is a new JSON array, one entry per volume:
- *   {"name":"workspace","path":"/host/dir","readOnly":false,"idmap":true,
+ * volumeClaimTemplate, exist on the host. *out is a new JSON array (free it with
+ * sbx_volumes_free), one entry per volume:
+ *   {"name":"workspace","fd":12,"path":"for messages","readOnly":false,"idmap":true,
  *    "kind":"persistentVolumeClaim"|"emptyDir"|"secret"|"configMap"|"hostPath"}
+ * fd: an O_RDONLY descriptor of the volume's directory, owned by the array.
  * idmap: files are owned by the owner on the host (mount idmapped owner -> container user);
  * false for hostPath (the host's own files, mounted as they are). */
 int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner, gid_t owner_gid,
                         const char *state_dir, json_object **out, sbx_error_t *err);
+/* Close the descriptors of sbx_volumes_prepare's array and free it (NULL: nothing). */
+void sbx_volumes_free(json_object *vols);
+static inline void sbx_volumes_freep(json_object **vols) { sbx_volumes_free(*vols); }
+#define _cleanup_volumes_ __attribute__((cleanup(sbx_volumes_freep)))
 /* Unmount every file system mounted under state_dir (tmpfs and capfs of emptyDirs, the
  * bounded writable layer); before the state dir is removed. */
 void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir);
@@ -59,8 +67,6 @@ void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir);
  * mounted: nothing to do. bytes <= 0: nothing. */
 int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t bytes, uid_t owner,
                           sbx_error_t *err);
-/* Open a directory handed out above: O_RDONLY|O_DIRECTORY, refusing any symlink on the way. */
-int sbx_volume_open_dir(const char *path, sbx_error_t *err);
 
 /* --- Secret and ConfigMap values (env, envFrom) -------------------------------------------
  * kind "Secret" or "ConfigMap". Another user's object answers exactly like a missing one. */
