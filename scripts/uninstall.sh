@@ -23,6 +23,7 @@ prefix=/usr/local
 destdir=
 state=
 socket=
+cgparent=sbx
 purge=false
 remove_config=false
 
@@ -34,6 +35,7 @@ usage: sbx-uninstall [--prefix DIR] [--destdir DIR] [--root DIR] [--socket PATH]
   --destdir DIR    the tree it was installed into with meson install --destdir (default /)
   --root DIR       sbxd's state directory (default DESTDIR/var/lib/sbx)
   --socket PATH    sbxd's socket (default DESTDIR/run/sbx/sbx.sock)
+  --cgroup-parent P  sbxd's --cgroup-parent (default sbx)
   --keep-data      keep the state directory: workspaces and volumes come back on reinstall (default)
   --purge          remove the state directory (every volume's data) and the logs
   --remove-config  remove /etc/sbx as well
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
     --destdir) destdir=${2:?--destdir needs a directory}; shift 2 ;;
     --root) state=${2:?--root needs a directory}; shift 2 ;;
     --socket) socket=${2:?--socket needs a path}; shift 2 ;;
+    --cgroup-parent) cgparent=${2:?--cgroup-parent needs a cgroup path}; shift 2 ;;
     --keep-data) purge=false; shift ;;
     --purge) purge=true; shift ;;
     --remove-config) remove_config=true; shift ;;
@@ -94,6 +97,15 @@ shims_of() {
 
 # every cgroup mount point of the host (v1 controllers, named hierarchies, v2)
 cgroup_mounts() { awk '{ split($0, a, " - "); split(a[2], t, " "); if (t[1] == "cgroup" || t[1] == "cgroup2") print $5 }' /proc/self/mountinfo; }
+# a sandbox's cgroups in every hierarchy: PARENT/user-UID/ID, PARENT/pool/ID (a spare), or
+# PARENT/ID (sbx before per-person groups)
+sandbox_cgroups() {
+  local mnt
+  for mnt in $(cgroup_mounts); do
+    [ -d "$mnt/$cgparent" ] && find "$mnt/$cgparent" -mindepth 1 -maxdepth 2 -type d -name "$1" 2>/dev/null
+  done
+  return 0
+}
 
 # mount points at or below $state, deepest first
 mounts_under() {
@@ -138,9 +150,7 @@ ids=$(printf '%s\n' $ids_before $(sandbox_ids) | sort -u)
 shims=$(shims_of $ids)
 [ -z "$shims" ] || { say "stopping $(echo $shims | wc -w) sandbox shim(s)"; kill -KILL $shims 2>/dev/null || true; }
 for id in $ids; do
-  for mnt in $(cgroup_mounts); do
-    cg=$mnt/sbx/$id
-    [ -d "$cg" ] || continue
+  for cg in $(sandbox_cgroups "$id"); do
     for _ in $(seq 1 50); do
       procs=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
       [ -z "$procs" ] && break
@@ -150,6 +160,11 @@ for id in $ids; do
     done
     find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
+done
+# the people's groups emptied by that (rmdir removes only an empty cgroup: another daemon's
+# sandboxes under the same parent keep theirs)
+for mnt in $(cgroup_mounts); do
+  for g in "$mnt/$cgparent"/user-* "$mnt/$cgparent"/pool; do [ -d "$g" ] && { rmdir "$g" 2>/dev/null || true; }; done
 done
 [ -z "$ids" ] || say "stopped the sandboxes and spares of $state ($(echo $ids | wc -w))"
 
@@ -182,7 +197,9 @@ rm_path "$P/sbin/sbxd" "$P/bin/sbx" "$P/libexec/sbx" "$P/share/doc/sbx" \
   "$P/lib/systemd/system/sbxd.service" "$destdir/etc/systemd/system/sbxd.service" \
   "$destdir/etc/logrotate.d/sbxd" "$(dirname "$socket")"
 shopt -s nullglob
-rm_path "$P"/share/man/man[1-8]/sbx.[1-8]* "$P"/share/man/man[1-8]/sbx-*.[1-8]* "$P"/share/man/man[1-8]/sbxd.[1-8]*
+rm_path "$P"/share/man/man[1-8]/sbx.[1-8]* "$P"/share/man/man[1-8]/sbx-*.[1-8]* "$P"/share/man/man[1-8]/sbxd.[1-8]* \
+  "$P"/share/man/man[1-8]/sbxd.conf.[1-8]* \
+  "$P/share/bash-completion/completions/sbx" "$P/share/zsh/site-functions/_sbx"
 shopt -u nullglob
 if $remove_config; then rm_path "$destdir/etc/sbx"; fi
 rm_path "$P/sbin/sbx-uninstall" # last: this script may be it (bash has read it already)
@@ -196,9 +213,7 @@ left=()
 procs=$( { pids_of "$P/sbin/sbxd"; shims_of $ids; } | tr '\n' ' ')
 [ -z "$procs" ] || left+=("processes: $procs")
 for id in $ids; do
-  for mnt in $(cgroup_mounts); do
-    if [ -d "$mnt/sbx/$id" ]; then left+=("cgroup $mnt/sbx/$id"); fi
-  done
+  for cg in $(sandbox_cgroups "$id"); do left+=("cgroup $cg"); done
 done
 mps=$(mounts_under)
 [ -z "$mps" ] || left+=("mounts: $(echo $mps)")

@@ -105,12 +105,15 @@ static const sbx_cmd_t commands[] = {
      "  -n, --namespace NS       namespace (default \"default\")\n"
      "  -h, --help               show this help\n"},
     {"logs", sbx_cmd_logs, "Print the logs of a sandbox's container",
-     "Usage: sbx logs [-f] [-c CONTAINER] [--tail N] [pod/|sandbox/]NAME [OPTIONS]\n"
+     "Usage: sbx logs [-f] [-p] [-c CONTAINER] [--tail N] [pod/|sandbox/]NAME [OPTIONS]\n"
      "\n"
-     "Print what a container of the sandbox wrote to stdout and stderr.\n"
+     "Print what a container of the sandbox wrote to stdout and stderr (its current\n"
+     "instance; the log rotates by size, see sbxd --log-max-size).\n"
      "\n"
      "Options:\n"
      "  -f, --follow             keep printing what is written, until the container stops\n"
+     "                           (across rotations, and across restarts of sbxd)\n"
+     "  -p, --previous           the log of the container's last terminated instance\n"
      "  -c, --container NAME     the container (needed when the sandbox has several)\n"
      "      --tail N             only the last N lines (-1: all)\n"
      "  -n, --namespace NS       namespace (default \"default\")\n"

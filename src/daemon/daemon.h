@@ -96,6 +96,11 @@ struct sbx_daemon {
   atomic_bool recovered;   /* volumes re-mounted, running sandboxes adopted */
   atomic_bool reconciled;  /* the reconciler finished its first pass */
   atomic_bool pool_filled; /* the warm pool's first fill is done */
+  /* disk bounds (controller/disk.h; defaults set in main.c) */
+  int64_t default_ephemeral_bytes; /* --default-ephemeral-storage: writable layers without a limit; 0 unbounded */
+  int64_t log_max_bytes;           /* --log-max-size: a container log file rotates at this size */
+  int log_max_files;               /* --log-max-files: files kept per container, the current one included */
+  double storage_overcommit;       /* --storage-overcommit: promised bytes / free bytes; <= 1 reserves */
 };
 
 struct sbx_caller {

@@ -35,6 +35,7 @@
 #include "daemon/controller/volumes.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
+#include "daemon/controller/disk.h"
 #include "daemon/api/api.h"
 #include "image/host.h"
 #include "lib/cleanup.h"
@@ -67,7 +68,8 @@ static void usage(FILE *f) {
           "  --access-log PATH    one line per API request there instead of the log (reopened on SIGHUP)\n"
           "  --log-level LEVEL    debug, info (default), warn or error\n"
           "  --max-connections-per-user N\n"
-          "                       connections one user may hold open at once (default 64)\n");
+          "                       connections one user may hold open at once (default 64)\n"
+          "%s", SBX_DISK_USAGE);
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -191,7 +193,8 @@ static void *signals(void *arg) {
 
 static struct sbx_daemon d = {.init_memfd = -1, .admin_gid = (gid_t)-1, .listen_fd = -1,
                               .lock = PTHREAD_MUTEX_INITIALIZER, .objects_lock = PTHREAD_MUTEX_INITIALIZER, .pool_size = 3,
-                              .pool_owner = SBX_POOL_NOBODY, .max_conns_per_user = SBX_SHARE_CONNS};
+                              .pool_owner = SBX_POOL_NOBODY, .max_conns_per_user = SBX_SHARE_CONNS,
+                              SBX_DISK_DEFAULTS};
 
 /* Options whose values are per-person limits and quotas, handled by sbx_policy_option. */
 enum { OPT_POLICY = 1000 };
@@ -225,6 +228,8 @@ static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
                                      {"quota-storage", required_argument, NULL, OPT_POLICY + 12},
                                      {"quota-objects", required_argument, NULL, OPT_POLICY + 13},
                                      {"quota-object-bytes", required_argument, NULL, OPT_POLICY + 14},
+                                     /* disk bounds (controller/disk.c) */
+                                     SBX_DISK_OPTIONS,
                                      {NULL, 0, NULL, 0}};
 static const char *const repeatable[] = {"allow-host-path", NULL};
 static const char *const cli_only[] = {"help", "version", NULL};
@@ -294,6 +299,7 @@ static int apply_option(int o, const char *optarg, sbx_error_t *err) {
     sbx_log_set_level(level);
     break;
   }
+  case SBX_DISK_OPT_FIRST ... SBX_DISK_OPT_LAST: return sbx_disk_option(&d, o, optarg, err);
   default:
     for (const struct option *opt = opts; opt->name; opt++)
       if (opt->val == o && o >= OPT_POLICY) return sbx_policy_option(&d.policy, opt->name, optarg, err);

@@ -226,3 +226,9 @@ void sbx_quantity_format_bytes(int64_t bytes, char *out, size_t n) {
   }
   snprintf(out, n, "%" PRId64 "%s", bytes, suffix[i]);
 }
+
+void sbx_bytes_human(int64_t b, char *out, size_t n) {
+  if (b >= (1ll << 40)) snprintf(out, n, "%.1fTi", (double)(b / (1ll << 30)) / 1024);
+  else if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)(b / (1ll << 20)) / 1024);
+  else snprintf(out, n, "%lldMi", (long long)(b / (1ll << 20)));
+}

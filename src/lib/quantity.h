@@ -26,5 +26,7 @@ int sbx_quantity_bytes(const char *s, int64_t *bytes, sbx_error_t *err);
  * the largest binary suffix that divides them exactly ("4Gi", "1536Ki", "1000"). */
 void sbx_quantity_format_cpu(int64_t millis, char *out, size_t n);
 void sbx_quantity_format_bytes(int64_t bytes, char *out, size_t n);
+/* Bytes for a message, rounded down to the unit shown: "2.0Ti", "1.5Gi", "480Mi". */
+void sbx_bytes_human(int64_t bytes, char *out, size_t size);
 
 #endif

@@ -80,14 +80,19 @@ static int run_mkfs(const char *image, uid_t uid, gid_t gid, sbx_error_t *err) {
   return 0;
 }
 
-int sbx_capfs_create(const char *image, int64_t bytes, uid_t uid, gid_t gid, sbx_error_t *err) {
+int64_t sbx_capfs_size(int64_t bytes) {
   if (bytes < SBX_CAPFS_MIN_BYTES) bytes = SBX_CAPFS_MIN_BYTES;
+  if (bytes > INT64_MAX - 4096) return INT64_MAX & ~(int64_t)4095;
+  return (bytes + 4095) & ~(int64_t)4095;
+}
+
+int sbx_capfs_create(const char *image, int64_t bytes, bool reserve, uid_t uid, gid_t gid, sbx_error_t *err) {
   if (bytes > INT64_MAX - 4096) return sbx_error_set(err, EINVAL, "capacity %lld too large", (long long)bytes);
-  bytes = (bytes + 4095) & ~(int64_t)4095;
+  bytes = sbx_capfs_size(bytes);
   _cleanup_fd_ int fd = open(image, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return sbx_error_sys(err, "create image %s", image);
-  if (ftruncate(fd, (off_t)bytes) < 0) {
-    sbx_error_sys(err, "size image %s to %lld bytes", image, (long long)bytes);
+  if ((reserve ? fallocate(fd, 0, 0, (off_t)bytes) : ftruncate(fd, (off_t)bytes)) < 0) {
+    sbx_error_sys(err, "%s image %s to %lld bytes", reserve ? "reserve" : "size", image, (long long)bytes);
     unlink(image);
     return -1;
   }

@@ -24,8 +24,12 @@
 
 /* Create a new image at `image` (O_EXCL, mode 0600: EEXIST if something is there) of
  * `bytes` (rounded up to 4 KiB, at least SBX_CAPFS_MIN_BYTES) and format it ext4, its root
- * directory owned by uid:gid. On failure nothing is left behind. */
-int sbx_capfs_create(const char *image, int64_t bytes, uid_t uid, gid_t gid, sbx_error_t *err);
+ * directory owned by uid:gid. `reserve`: every block is allocated now (fallocate), so the
+ * host file system can never refuse a write the image's file system accepted (ENOSPC if
+ * the space is not there); else the image is sparse. On failure nothing is left behind. */
+int sbx_capfs_create(const char *image, int64_t bytes, bool reserve, uid_t uid, gid_t gid, sbx_error_t *err);
+/* The rounding sbx_capfs_create applies: the size an image of `bytes` has. */
+int64_t sbx_capfs_size(int64_t bytes);
 
 /* Attach `image` to a free loop device (autoclear) and mount it (ext4, nosuid, nodev) on
  * the directory `dirfd` (an O_PATH or O_RDONLY directory fd). Already a mount root: 0,

@@ -243,6 +243,34 @@ static int reopen_state(const struct sbx_sandbox_config *c, struct child_fds *f,
   return 0;
 }
 
+/* The writable layer on a tmpfs of `bytes` mounted over <state>/upper in this mount
+ * namespace only: upper and work move inside it, so writing past it answers ENOSPC and
+ * nothing reaches the host's disk; its pages are charged to the sandbox's memory cgroup,
+ * and it goes away with the namespace. Its "/" takes the image's mode, as the overlay's
+ * root takes the upper layer's. */
+static int bound_layer(int64_t bytes, int image, struct child_fds *f, sbx_error_t *err) {
+  char size[48];
+  snprintf(size, sizeof size, "size=%lld", (long long)bytes);
+  const char *opts[] = {size, "mode=0700", NULL};
+  _cleanup_fd_ int mnt = sbx_fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+  if (mnt < 0 || sbx_mount_move(mnt, f->upper, err) < 0) return -1;
+  struct stat ist;
+  if (fstat(image, &ist) < 0 || mkdirat(mnt, "upper", 0700) < 0 || mkdirat(mnt, "work", 0700) < 0 ||
+      fchmodat(mnt, "upper", ist.st_mode & 07777, 0) < 0)
+    return sbx_error_sys(err, "make upper and work");
+  int up = openat(mnt, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int wo = openat(mnt, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (up < 0 || wo < 0) {
+    if (up >= 0) close(up);
+    return sbx_error_sys(err, "open upper and work");
+  }
+  close(f->upper);
+  close(f->work);
+  f->upper = up;
+  f->work = wo;
+  return 0;
+}
+
 #define GO_MAX (256 * 1024) /* the largest "go" message: "go" and a late configuration */
 
 static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) {
@@ -288,6 +316,10 @@ static void child_main(const struct sbx_sandbox_config *c, struct child_fds *f) 
   /* The image tree, attached in our own mount namespace, is the overlay's lower layer. */
   if (sbx_mount_move(trees[TREE_IMAGE], f->lowerdir, err) < 0) {
     sbx_error_prefix(err, "attach image");
+    child_fail(f->sync, err);
+  }
+  if (c->layer_bytes > 0 && bound_layer(c->layer_bytes, trees[TREE_IMAGE], f, err) < 0) {
+    sbx_error_prefix(err, "writable layer");
     child_fail(f->sync, err);
   }
   char lower[64], upper[64], work[64];

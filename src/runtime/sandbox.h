@@ -81,6 +81,9 @@ struct sbx_sandbox_config {
   struct sbx_cgroup_limits limits;
   int64_t shm_bytes;      /* /dev/shm size */
   int64_t tmp_bytes;      /* /tmp size */
+  int64_t layer_bytes;    /* > 0: the writable layer is a tmpfs of this size in the sandbox's own
+                           * mount namespace (ENOSPC past it; its pages count against the
+                           * sandbox's memory cgroup; gone with the namespace) */
 
   /* Pod members (join mode): instead of new user, net, ipc and uts namespaces, the child
    * joins those of the pod's holder (join_pidfd, a pidfd of it; see podns.h), then gets

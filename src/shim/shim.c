@@ -184,6 +184,7 @@ static int config_from_spec(json_object *spec, struct sbx_sandbox_config *c, sbx
   c->limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
   c->shm_bytes = sbx_json_int(spec, "shmBytes", 64 << 20);
   c->tmp_bytes = sbx_json_int(spec, "tmpBytes", 1LL << 30);
+  c->layer_bytes = sbx_json_int(spec, "layerBytes", 0);
   if (!c->argv || !c->argv[0] || !c->envp) return sbx_error_set(err, EINVAL, "spec has no command");
   return 0;
 }

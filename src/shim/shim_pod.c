@@ -5,10 +5,12 @@
  * a sandbox in join mode (runtime/sandbox.h): it joins those, gets its own mount, pid and
  * cgroup namespaces, its own image and writable layer under <state>/containers/<name>/
  * (kept across restarts), and its own cgroup below the pod's cgroup <parent>/<id>, which
- * carries the pod's limits. Stdout and stderr go to <state>/logs/<name>.log (O_APPEND).
+ * carries the pod's limits. Stdout and stderr go through a pipe the shim drains into
+ * <state>/logs/<name>.log, capped and rotated (shim_log.c).
  *
  * One single-threaded poll loop: the signalfd (SIGTERM/SIGINT/SIGHUP: graceful stop), the
- * exec server's socket and sessions (shim_exec.c), each running container's pidfd, and a
+ * exec server's socket and sessions (shim_exec.c), each running container's pidfd and log
+ * pipe, and a
  * timeout for the next restart or for the end of the grace period. Init containers run one
  * at a time, each to completion; then all containers together. An exit is restarted per
  * restartPolicy after a crash-loop back-off (lib/backoff.h), during which the container is
@@ -170,6 +172,7 @@ static int ctr_parse(struct pod *p, struct pod_ctr *c, json_object *spec, bool i
   c->name = sbx_json_str(spec, "name");
   c->restart_at_ms = -1;
   c->sb.pid = -1;
+  c->log_pipe = c->log_fd = -1;
   if (!c->name || !*c->name || strchr(c->name, '/') || strcmp(c->name, ".") == 0 || strcmp(c->name, "..") == 0)
     return sbx_error_set(err, EINVAL, "a container has no valid name");
   if (asprintf(&c->dir, "%s/containers/%s", p->state_dir, c->name) < 0) return sbx_error_set(err, ENOMEM, "spec");
@@ -213,14 +216,6 @@ static json_object *find_volume(struct pod *p, const char *name) {
 
 /* ---- starting and ending a container ----------------------------------------------- */
 
-static int open_log(struct pod *p, const char *name, sbx_error_t *err) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/logs/%s.log", p->state_dir, name);
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return sbx_error_sys(err, "open %s", path);
-  return fd;
-}
-
 static int ctr_launch(struct pod *p, struct pod_ctr *c, sbx_error_t *err) {
   json_object *img, *mounts;
   if (!c->argv[0]) return sbx_error_set(err, EINVAL, "container %s has no command (the image has no default)", c->name);
@@ -263,10 +258,10 @@ static int ctr_launch(struct pod *p, struct pod_ctr *c, sbx_error_t *err) {
   size_t nm = json_object_object_get_ex(c->spec, "mounts", &mounts) ? json_object_array_length(mounts) : 0;
   struct sbx_volume *vols = calloc(nm + 1, sizeof *vols);
   _cleanup_fd_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  _cleanup_fd_ int log = open_log(p, c->name, err);
+  _cleanup_fd_ int log = -1;
   int r = -1;
   size_t nv = 0;
-  if (!vols || devnull < 0 || log < 0) {
+  if (!vols || devnull < 0 || pod_log_start(p, c, &log, err) < 0) {
     if (log >= 0) sbx_error_sys(err, "start %s", c->name);
     goto out;
   }
@@ -373,6 +368,7 @@ static void ctr_reap(struct pod *p, struct pod_ctr *c) {
   if (c->sb.cgroup) sbx_cgroup_oom_kills(c->sb.cgroup, &ooms, &err);
   const char *reason = code == 0 ? "Completed" : "Error";
   if (ooms > 0 && sig == SIGKILL) reason = "OOMKilled";
+  pod_log_close(p, c); /* its last words are in the file before its state says it ended */
   if (sbx_sandbox_destroy(&c->sb, &err) < 0) pod_logmsg(p, "container %s teardown: %s", c->name, err.msg);
   c->sb.pid = -1;
   c->running = false;
@@ -553,6 +549,7 @@ static void teardown(struct pod *p) {
 static void free_pod(struct pod *p) {
   for (size_t i = 0; i < p->nctrs; i++) {
     struct pod_ctr *c = &p->ctrs[i];
+    pod_log_close(p, c);
     free(c->dir);
     free(c->argv);
     free(c->envp);
@@ -583,6 +580,10 @@ int sbx_pod_shim_main(json_object *spec) {
   p->holder.pidfd = -1;
   p->exec_listen = -1;
   p->kill_at_ms = -1;
+  p->log_max_bytes = sbx_json_int(spec, "logMaxBytes", 10LL << 20);
+  p->log_max_files = (int)sbx_json_int(spec, "logMaxFiles", 5);
+  if (p->log_max_bytes < 4096) p->log_max_bytes = 4096;
+  if (p->log_max_files < 2) p->log_max_files = 2;
   if (!p->id || !p->state_dir) {
     pod_logmsg(p, "spec lacks id or stateDir");
     json_object_put(p->events);
@@ -622,6 +623,12 @@ int sbx_pod_shim_main(json_object *spec) {
         who[n] = &p->ctrs[i];
         pfd[n++] = (struct pollfd){p->ctrs[i].sb.pidfd, POLLIN, 0};
       }
+    size_t first_log = n;
+    for (size_t i = 0; i < p->nctrs && n < MAX_POLL / 2; i++)
+      if (p->ctrs[i].log_pipe >= 0) {
+        who[n] = &p->ctrs[i];
+        pfd[n++] = (struct pollfd){p->ctrs[i].log_pipe, POLLIN, 0};
+      }
     size_t first_exec = n;
     n += pod_exec_pollfds(p, pfd + n, MAX_POLL - n);
     int64_t t = next_timer(p), now = pod_now_ms();
@@ -642,7 +649,9 @@ int sbx_pod_shim_main(json_object *spec) {
     }
     if (p->stopping && p->kill_at_ms >= 0 && pod_now_ms() >= p->kill_at_ms) kill_now(p);
     if (r > 0 && pfd[1].revents) pod_exec_accept(p);
-    for (size_t i = first_ctr; r > 0 && i < first_exec; i++)
+    for (size_t i = first_log; r > 0 && i < first_exec; i++)
+      if (pfd[i].revents) pod_log_drain(p, who[i]);
+    for (size_t i = first_ctr; r > 0 && i < first_log; i++)
       if (pfd[i].revents) {
         ctr_reap(p, who[i]);
         changed = true;

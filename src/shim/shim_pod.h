@@ -1,6 +1,6 @@
 /* shim_pod.h: the pod mode of sbx-shim (spec "mode":"pod"), shared by its two files:
- * shim_pod.c (namespaces, containers, restarts, status.json, stop) and shim_exec.c (the
- * exec server on <state>/exec.sock). The descriptors are those of run mode (shim.c):
+ * shim_pod.c (namespaces, containers, restarts, status.json, stop), shim_exec.c (the
+ * exec server on <state>/exec.sock) and shim_log.c (containers' logs). The descriptors are those of run mode (shim.c):
  * fd 3 the spec, 5 sbx-init, 6 the seccomp filter, 7+ images and volumes. */
 #ifndef SBX_SHIM_POD_H
 #define SBX_SHIM_POD_H
@@ -36,6 +36,10 @@ struct pod_ctr {
   int64_t started_ms;       /* monotonic */
   int64_t restart_at_ms;    /* monotonic, -1 if none */
   int exit_code;            /* of the last run */
+  int log_pipe;             /* read end of its stdout+stderr pipe (shim_log.c), -1 if none */
+  int log_fd;               /* <state>/logs/<name>.log, -1 if none */
+  int64_t log_size;         /* bytes in it */
+  bool log_dropping;        /* the last write to it failed (said once) */
   json_object *state, *last_state; /* status.json's state / lastState */
   char started_at[32];
 };
@@ -56,6 +60,8 @@ struct pod {
   json_object *events;
   bool stopping;
   int64_t kill_at_ms;
+  int64_t log_max_bytes;    /* a log file rotates at this size */
+  int log_max_files;        /* files per container, the current one included */
   int exec_listen;
   struct pod_exec *execs;
 };
@@ -71,6 +77,13 @@ size_t pod_exec_pollfds(struct pod *p, struct pollfd *pfd, size_t max);
 void pod_exec_handle(struct pod *p, const struct pollfd *pfd, size_t n);
 void pod_exec_kill_all(struct pod *p, int sig);
 void pod_exec_close(struct pod *p);
+
+/* shim_log.c: a new instance's log (the last one's becomes <name>.previous.log): a pipe whose
+ * write end (*write_end) is the container's stdout and stderr; drain what the pipe holds
+ * now (in the poll loop); drain what is left and close (the container ended). */
+int pod_log_start(struct pod *p, struct pod_ctr *c, int *write_end, sbx_error_t *err);
+void pod_log_drain(struct pod *p, struct pod_ctr *c);
+void pod_log_close(struct pod *p, struct pod_ctr *c);
 
 /* shim_pod.c: the pod shim's main, given the parsed spec (owned by the caller). */
 int sbx_pod_shim_main(json_object *spec);

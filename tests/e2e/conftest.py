@@ -203,21 +203,25 @@ class Daemon:
 
     def delete_everything(self):
         """Best effort: deletes every sandbox the daemon still knows (sandboxes outlive the
-        daemon by design, so they must be removed before it is stopped)."""
+        daemon by design, so they must be removed before it is stopped), each as its owner:
+        only an object's owner may delete it, root included."""
         try:
             c = _UnixHTTPConnection(str(self.sock))
             c.request("GET", "/apis/agents.x-k8s.io/v1alpha1/sandboxes?allUsers=true")
             items = json.loads(c.getresponse().read() or b"{}").get("items") or []
-            for it in items:
-                md = it.get("metadata", {})
-                ns, name = md.get("namespace", "default"), md.get("name")
-                if not name:
-                    continue
-                c = _UnixHTTPConnection(str(self.sock))
-                c.request("DELETE", f"/apis/agents.x-k8s.io/v1alpha1/namespaces/{ns}/sandboxes/{name}")
-                c.getresponse().read()
         except (OSError, ValueError, http.client.HTTPException):
-            pass
+            return
+        for it in items:
+            md = it.get("metadata", {})
+            ns, name = md.get("namespace", "default"), md.get("name")
+            owner = (md.get("annotations") or {}).get("sbx.x-k8s.io/owner-uid", "0")
+            if not name:
+                continue
+            try:
+                user = None if owner == "0" else self._user(pwd.getpwuid(int(owner)).pw_name)
+                self.run("delete", "sandbox", name, "-n", ns, user=user, timeout=60)
+            except (KeyError, ValueError, OSError, subprocess.TimeoutExpired):
+                pass
 
     def stop(self):
         """Stops the daemon; returns the problems found (died early, sanitizer reports)."""

@@ -153,9 +153,9 @@ class PodShim:
                 return s
         return None
 
-    def log(self, name):
+    def log(self, name, previous=False):
         try:
-            return (self.state / "logs" / f"{name}.log").read_text(errors="replace")
+            return (self.state / "logs" / f"{name}{'.previous' if previous else ''}.log").read_text(errors="replace")
         except OSError:
             return ""
 

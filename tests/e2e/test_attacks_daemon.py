@@ -1,6 +1,6 @@
 """test_attacks_daemon.py: one user cannot starve the daemon's socket for the others.
 
-The hole (docs/security-notes/daemon.md): a stream frame that carried descriptors and never
+The hole (docs/security.md): a stream frame that carried descriptors and never
 sent its body was held forever, 33 descriptors a connection; past 1024 descriptors
 libmicrohttpd's select() served no one; a 4 MiB JSON frame or body of `[0,0,...]` cost sbxd
 about 27 times its size to parse, 64 at once gigabytes.

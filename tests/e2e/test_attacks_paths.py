@@ -1,6 +1,6 @@
 """test_attacks_paths.py: a volume's path is checked once and never opened again by name.
 
-The hole (docs/security-notes/paths.md): sbxd walked a claim's or a hostPath's path safely,
+The hole (docs/security.md): sbxd walked a claim's or a hostPath's path safely,
 then the pod spec opened the same path again as root; O_NOFOLLOW guards only the last
 component. A user owns directories on those paths (their claims directory
 <root>/volumes/<uid>/, their own directories in an --allow-host-path data lake) and can

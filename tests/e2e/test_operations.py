@@ -331,8 +331,9 @@ def cgroups_named(ids):
     found = []
     with open("/proc/self/mountinfo") as f:
         mounts = [line.split()[4] for line in f if line.split(" - ", 1)[1].split()[0] in ("cgroup", "cgroup2")]
-    for m in mounts:
-        found += [f"{m}/sbx/{i}" for i in ids if os.path.isdir(f"{m}/sbx/{i}")]
+    for m in mounts:  # sbx/<id>, or below a person's group: sbx/user-UID/<id>, sbx/pool/<id>
+        for i in ids:
+            found += [str(p) for p in Path(m, "sbx").glob(f"*/{i}")] + [str(p) for p in Path(m, "sbx").glob(i)]
     return found
 
 

@@ -213,8 +213,9 @@ def test_init_containers_run_first_and_containers_share_localhost(sbx, users):
     try:
         wait_ready(sbx, name)
         code = "import socket; s=socket.create_connection(('127.0.0.1', 7000)); print(s.recv(100).decode())"
-        r = exec_in(sbx, name, "/usr/bin/python3", "-c", code, container="client")
-        assert "prepared-by-init" in r.stdout, explain(r)
+        # Ready says the server's container started, not that it listens yet: ask until it answers
+        assert wait_until(lambda: "prepared-by-init" in exec_in(sbx, name, "/usr/bin/python3", "-c", code,
+                                                                container="client").stdout, 20)
         # separate writable layers: a file made in one container is not in the other
         assert exec_in(sbx, name, "sh", "-c", "echo x > /opt/only-client", container="client").returncode == 0
         assert exec_in(sbx, name, "test", "-e", "/opt/only-client", container="server").returncode == 1
@@ -372,8 +373,9 @@ def test_daemon_kill9_readopts_running_workspaces(own_daemon, users):
                            f"import time,sys\nwhile True:\n print('tick # {mark}', flush=True); time.sleep(0.2)"])
     applied(sbx, sandbox(name, [c]))
     wait_ready(sbx, name)
+    # Ready says the container started; its command may not have exec'd yet
+    assert wait_until(lambda: len(host_pids_with_marker(mark)) == 1, 10)
     pids = host_pids_with_marker(mark)
-    assert len(pids) == 1
     d.kill9()
     time.sleep(1)
     assert pid_alive(pids[0]), "the sandbox died with the daemon"

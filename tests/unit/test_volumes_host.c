@@ -33,6 +33,7 @@
 #include <linux/magic.h>
 
 #include "daemon/controller/volumes.h"
+#include "daemon/controller/disk.h"
 #include "lib/fsutil.h"
 #include "lib/wire.h"
 #include "runtime/capfs.h"
@@ -83,6 +84,7 @@ static int setup(void **state) {
   f->d.admin_gid = (gid_t)-1;
   f->d.host_paths = f->rules;
   f->d.nhost_paths = 1;
+  f->d.storage_overcommit = 1.0;
   sbx_error_t err = {0};
   snprintf(p, sizeof p, "%s/sbx.db", f->root);
   must(sbx_store_open(p, &f->d.store, &err), &err, "store");
@@ -164,8 +166,8 @@ static void test_capfs_enospc(void **state) {
   snprintf(img, sizeof img, "%s/small.img", f->tmp);
   snprintf(mnt, sizeof mnt, "%s/mnt", f->tmp);
   assert_int_equal(mkdir(mnt, 0755), 0);
-  must(sbx_capfs_create(img, 16LL << 20, OWNER, OWNER, &err), &err, "create");
-  assert_int_equal(sbx_capfs_create(img, 16LL << 20, OWNER, OWNER, &err), -1); /* never over an existing one */
+  must(sbx_capfs_create(img, 16LL << 20, false, OWNER, OWNER, &err), &err, "create");
+  assert_int_equal(sbx_capfs_create(img, 16LL << 20, false, OWNER, OWNER, &err), -1); /* never over an existing one */
   assert_int_equal(err.errnum, EEXIST);
   assert_false(mounted(mnt));
   must(sbx_capfs_mount(img, mnt, &err), &err, "mount");
@@ -557,18 +559,18 @@ static void test_ephemeral(void **state) {
   sbx_error_t err = {0};
   char dir[PATH_MAX + 64];
   snprintf(dir, sizeof dir, "%s/containers", f->state);
-  must(sbx_ephemeral_prepare(&f->d, f->state, 0, OWNER, &err), &err, "no bound");
+  must(sbx_ephemeral_prepare(&f->d, "t", f->state, 0, &err), &err, "no bound");
   assert_int_equal(access(dir, F_OK), -1);
-  must(sbx_ephemeral_prepare(&f->d, f->state, 12LL << 20, OWNER, &err), &err, "bound");
+  must(sbx_ephemeral_prepare(&f->d, "t", f->state, 12LL << 20, &err), &err, "bound");
   assert_true(mounted(dir));
-  must(sbx_ephemeral_prepare(&f->d, f->state, 12LL << 20, OWNER, &err), &err, "idempotent");
+  must(sbx_ephemeral_prepare(&f->d, "t", f->state, 12LL << 20, &err), &err, "idempotent");
   int e;
   long long wrote = fill(dir, "layer", &e);
   assert_int_equal(e, ENOSPC);
   assert_true(wrote <= (12LL << 20));
   sbx_volumes_release(&f->d, f->state);
   assert_false(mounted(dir));
-  must(sbx_ephemeral_prepare(&f->d, f->state, 12LL << 20, OWNER, &err), &err, "after reboot");
+  must(sbx_ephemeral_prepare(&f->d, "t", f->state, 12LL << 20, &err), &err, "after reboot");
   assert_true(mounted(dir));
   char p[PATH_MAX + 80];
   snprintf(p, sizeof p, "%s/layer", dir);
@@ -582,8 +584,62 @@ static void test_ephemeral(void **state) {
   assert_int_equal(mkdir(p, 0700), 0);
   snprintf(p, sizeof p, "%s/containers/c", st2);
   assert_int_equal(mkdir(p, 0700), 0);
-  assert_int_equal(sbx_ephemeral_prepare(&f->d, st2, 12LL << 20, OWNER, &err), -1);
+  assert_int_equal(sbx_ephemeral_prepare(&f->d, "t", st2, 12LL << 20, &err), -1);
   assert_int_equal(err.errnum, EINVAL);
+  /* ... while the default cap leaves such a sandbox as it was */
+  f->d.default_ephemeral_bytes = 12LL << 20;
+  must(sbx_ephemeral_prepare(&f->d, "t", st2, 0, &err), &err, "old layers");
+  assert_false(mounted(p));
+  f->d.default_ephemeral_bytes = 0;
+}
+
+/* No limit given: --default-ephemeral-storage bounds the layers with a sparse cap, which
+ * promises nothing; a limit is a claim: reserved, and refused past the free space. */
+static void test_default_cap_and_claims(void **state) {
+  struct fx *f = *state;
+  sbx_error_t err = {0};
+  char st[PATH_MAX + 64], dir[PATH_MAX + 80], img[PATH_MAX + 80];
+  snprintf(st, sizeof st, "%s/sandboxes/cap", f->root);
+  assert_int_equal(mkdir(st, 0700), 0);
+  f->d.default_ephemeral_bytes = 16LL << 20;
+  must(sbx_ephemeral_prepare(&f->d, "cap", st, 0, &err), &err, "default cap");
+  snprintf(dir, sizeof dir, "%s/containers", st);
+  assert_true(mounted(dir));
+  snprintf(img, sizeof img, "%s/layer.img", st);
+  struct stat sb;
+  assert_int_equal(stat(img, &sb), 0);
+  assert_true((int64_t)sb.st_blocks * 512 < sb.st_size); /* sparse */
+  int e;
+  long long wrote = fill(dir, "big", &e);
+  assert_int_equal(e, ENOSPC);
+  assert_true(wrote <= (16LL << 20));
+  int64_t before = sbx_disk_promised(&f->d);
+  sbx_volumes_release(&f->d, st);
+  f->d.default_ephemeral_bytes = 0;
+  /* the default turned off later: the layers stay on their image */
+  must(sbx_ephemeral_prepare(&f->d, "cap", st, 0, &err), &err, "default off");
+  assert_true(mounted(dir));
+  sbx_volumes_release(&f->d, st);
+  /* a claim: fully allocated at ratio 1, so it promises nothing more */
+  int pfd = -1;
+  must(sbx_pvc_ensure(&f->d, "default", "reserved", OWNER, OWNER, 16LL << 20, NULL, &pfd, &err), &err, "claim");
+  close(pfd);
+  pfd = -1;
+  assert_int_equal(sbx_disk_promised(&f->d), before);
+  /* one larger than the disk: refused, the sizes named, the claim Pending */
+  assert_int_equal(sbx_pvc_ensure(&f->d, "default", "huge", OWNER, OWNER, 1LL << 50, NULL, &pfd, &err), -1);
+  assert_int_equal(pfd, -1);
+  assert_int_equal(err.errnum, ENOSPC);
+  assert_non_null(strstr(err.msg, "persistentvolumeclaim \"huge\" asks 1024.0Ti; "));
+  assert_non_null(strstr(err.msg, " is free on "));
+  assert_non_null(strstr(err.msg, "(over-commit 1.0)"));
+  json_object *o = NULL;
+  must(sbx_store_get(f->d.store, "PersistentVolumeClaim", "default", "huge", OWNER, &o, NULL, &err), &err, "get");
+  assert_string_equal(sbx_json_str(sbx_json_path(o, "status"), "phase"), "Pending");
+  json_object_put(o);
+  char himg[PATH_MAX + 80];
+  snprintf(himg, sizeof himg, "%s/volume-images/%u/default/huge.img", f->root, (unsigned)OWNER);
+  assert_int_equal(access(himg, F_OK), -1); /* nothing was made */
 }
 
 int main(void) {
@@ -596,6 +652,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pvc_owner_symlink, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_as_user, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_default_cap_and_claims, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

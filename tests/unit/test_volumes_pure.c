@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "daemon/controller/volumes.h"
+#include "daemon/controller/disk.h"
 
 static void test_rule_parse(void **state) {
   (void)state;
@@ -111,8 +112,24 @@ static void test_quantity(void **state) {
   assert_string_equal(b, "1Ti");
 }
 
+/* Claims fit while what they promise stays within ratio x the free space. */
+static void test_disk_admit(void **state) {
+  (void)state;
+  sbx_error_t err = {0};
+  const int64_t Mi = 1LL << 20;
+  assert_int_equal(sbx_disk_admit("claim a", 300 * Mi, 480 * Mi, 0, 1.0, "/r", &err), 0);
+  assert_int_equal(sbx_disk_admit("claim a", 2LL << 40, 480 * Mi, 0, 1.0, "/var/lib/sbx", &err), -1);
+  assert_int_equal(err.errnum, ENOSPC);
+  assert_string_equal(err.msg, "claim a asks 2.0Ti; 480Mi is free on /var/lib/sbx (over-commit 1.0)");
+  /* two that each fit but not together; over-commit 2.0 takes both */
+  assert_int_equal(sbx_disk_admit("claim b", 300 * Mi, 480 * Mi, 300 * Mi, 1.0, "/r", &err), -1);
+  assert_string_equal(err.msg, "claim b asks 300Mi; 480Mi is free on /r, 300Mi of it promised to other claims (over-commit 1.0)");
+  assert_int_equal(sbx_disk_admit("claim b", 300 * Mi, 480 * Mi, 300 * Mi, 2.0, "/r", &err), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_disk_admit),
       cmocka_unit_test(test_rule_parse), cmocka_unit_test(test_match), cmocka_unit_test(test_item_paths),
       cmocka_unit_test(test_keys),       cmocka_unit_test(test_quantity),
   };

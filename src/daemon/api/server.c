@@ -7,7 +7,7 @@
  * parses it. The socket is mode 0666: anyone may talk to the daemon, and every request is
  * attributed to the caller's uid from SO_PEERCRED.
  *
- * Walls between users (docs/security-notes/daemon.md): each uid holds at most its share
+ * Walls between users (docs/security.md): each uid holds at most its share
  * of connections, descriptors and bytes in flight (share.c); every connection has a
  * deadline (its first byte, then its request frame, each within FRAME_TIMEOUT_MS; HTTP
  * connections idle for HTTP_IDLE_TIMEOUT_S are closed); each stream operation has its own
@@ -45,10 +45,10 @@ void sbx_server_raise_nofile(void) {
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) fprintf(stderr, "sbxd: raise RLIMIT_NOFILE: %s\n", strerror(errno));
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) sbx_log(SBX_LOG_WARN, "raise RLIMIT_NOFILE: %s", strerror(errno));
   }
   getrlimit(RLIMIT_NOFILE, &rl);
-  fprintf(stderr, "sbxd: up to %llu open descriptors (RLIMIT_NOFILE)\n", (unsigned long long)rl.rlim_cur);
+  sbx_log(SBX_LOG_INFO, "up to %llu open descriptors (RLIMIT_NOFILE)", (unsigned long long)rl.rlim_cur);
 }
 
 int sbx_server_listen(struct sbx_daemon *d, sbx_error_t *err) {

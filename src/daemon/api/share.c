@@ -4,7 +4,7 @@
  * request being read or parsed is counted against the uid that sent it (SO_PEERCRED). A
  * user who floods the socket runs out of their own share and is refused, while everyone
  * else is served: nothing they do can take the daemon's descriptors, threads or memory
- * from the others. The limits are in api.h and docs/security-notes/daemon.md. */
+ * from the others. The limits are in api.h and docs/security.md. */
 #include <pthread.h>
 #include <stdlib.h>
 

@@ -1,17 +1,21 @@
 /* logs.c: the stream operation `logs`, and which container of a sandbox a request means.
  *
- *   {"op":"logs","namespace":NS,"name":N,"container":C (optional)}
- *   -> {"ok":true,"container":C,"running":bool} + the log file, opened O_RDONLY
+ *   {"op":"logs","namespace":NS,"name":N,"container":C (optional),"previous":bool (optional)}
+ *   -> {"ok":true,"container":C,"running":bool,"files":K} + K log files, opened O_RDONLY:
+ *      the rotated ones oldest first (<C>.log.<K-1> ... <C>.log.1), the current one last;
+ *      with "previous": the last terminated instance's log (<C>.previous.log) alone
  *
- * The shim appends each container's stdout and stderr to <state>/logs/<container>.log; the
- * daemon only opens that file for the sandbox's owner and hands the descriptor over, so
- * reading and following it (`sbx logs -f`) costs the daemon nothing. `running` comes from
- * the shim's status.json and tells the client whether more may come; a following client
- * asks again (or GETs the sandbox) to learn when the container stopped.
+ * The shim writes each container's stdout and stderr to <state>/logs/<container>.log,
+ * rotating it by size (shim_log.c); the daemon only opens the files for the sandbox's owner
+ * and hands the descriptors over, so reading and following them (`sbx logs -f`) costs the
+ * daemon nothing. The rotated files let a follower that last read an older file go on
+ * from there without losing what was rotated meanwhile. `running` comes from the shim's
+ * status.json and tells the client whether more may come; a following client asks again
+ * (or GETs the sandbox) to learn when the container stopped.
  *
  * Another user's sandbox is "not found", exactly like a missing one. Container names come
  * from the stored pod template and are DNS labels, so they are safe as file names; the
- * state directory is root's (0700), and the file is opened with O_NOFOLLOW and must be a
+ * state directory is root's (0700), and each file is opened with O_NOFOLLOW and must be a
  * regular file. */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +127,23 @@ int sbx_stream_container(struct sbx_daemon *d, const struct sbx_caller *who, jso
   return sbx_pod_container(*obj, sbx_json_str(req, "container"), container, err);
 }
 
+/* <dir>/logs/<container><suffix>, opened for reading: the fd, or -1 (errno set). */
+static int open_log(const char *dir, const char *container, const char *suffix) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/logs/%s%s", dir, container, suffix);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  struct stat st;
+  if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  /* the client reads with ordinary blocking reads */
+  int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                      size_t nfds) {
   (void)fds;
@@ -136,29 +157,41 @@ void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   }
   const char *name = sbx_json_str(req, "name");
   const char *dir = sbx_sandbox_state_dir(obj);
+  bool previous = sbx_json_bool(req, "previous", 0);
+  char msg[300];
   if (!dir) {
-    char msg[256];
     snprintf(msg, sizeof msg, "sandbox \"%s\" has no logs: it has not been started", name);
     sbx_stream_reply_error(conn, "NotFound", msg);
     return;
   }
-  char path[4400];
-  snprintf(path, sizeof path, "%s/logs/%s.log", dir, container);
-  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    char msg[256];
-    if (fd < 0 && errno == ENOENT)
+  /* newest first, so that a rotation while we open can only repeat a file (the client
+   * skips a file it already has), never skip one */
+  int files[SBX_WIRE_MAX_FDS];
+  size_t n = 0;
+  files[n] = open_log(dir, container, previous ? ".previous.log" : ".log");
+  if (files[n] < 0) {
+    if (previous && errno == ENOENT)
+      snprintf(msg, sizeof msg, "previous terminated container \"%s\" in pod \"%s\" not found", container, name);
+    else if (errno == ENOENT)
       snprintf(msg, sizeof msg, "container \"%s\" of sandbox \"%s\" has no log yet (it has not started)", container,
                name);
     else
       snprintf(msg, sizeof msg, "the log of container \"%s\" of sandbox \"%s\" cannot be opened", container, name);
-    sbx_stream_reply_error(conn, fd < 0 && errno == ENOENT ? "NotFound" : "InternalError", msg);
+    sbx_stream_reply_error(conn, errno == ENOENT ? "NotFound" : "InternalError", msg);
     return;
   }
-  /* the client reads with ordinary blocking reads */
-  int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  n++;
+  for (int i = 1; !previous && n < SBX_WIRE_MAX_FDS; i++) {
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".log.%d", i);
+    if ((files[n] = open_log(dir, container, suffix)) < 0) break;
+    n++;
+  }
+  for (size_t i = 0; i < n / 2; i++) { /* oldest first, the current one last */
+    int t = files[i];
+    files[i] = files[n - 1 - i];
+    files[n - 1 - i] = t;
+  }
 
   _cleanup_json_ json_object *status = sbx_sandbox_runtime_status(obj);
   _cleanup_json_ json_object *ok = json_object_new_object();
@@ -167,7 +200,10 @@ void sbx_logs_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
   /* "running" to a follower means "may still write": a container being created or
    * waiting to restart will; a terminated one, or a pod whose shim is gone, will not */
   json_object *cs = sbx_pod_container_status(status, container), *state = NULL;
-  bool writing = cs && json_object_object_get_ex(cs, "state", &state) && !json_object_object_get_ex(state, "terminated", NULL);
+  bool writing = !previous && cs && json_object_object_get_ex(cs, "state", &state) &&
+                 !json_object_object_get_ex(state, "terminated", NULL);
   json_object_object_add(ok, "running", json_object_new_boolean(writing));
-  sbx_wire_send(conn, ok, &fd, 1, &err);
+  json_object_object_add(ok, "files", json_object_new_int((int)n));
+  sbx_wire_send(conn, ok, files, n, &err);
+  sbx_wire_close_fds(files, n);
 }

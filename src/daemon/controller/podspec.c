@@ -365,6 +365,9 @@ int sbx_podspec_build(const struct sbx_podspec_ctx *x, json_object *sandbox, str
   json_object_object_add(s, "limits", lim);
   sbx_policy_place(x->d, x->owner, s);
   json_object_object_add(s, "restartPolicy", json_object_new_string(sbx_json_str(pod, "restartPolicy") ?: "Always"));
+  /* the shim caps and rotates each container's log (--log-max-size, --log-max-files) */
+  json_object_object_add(s, "logMaxBytes", json_object_new_int64(x->d->log_max_bytes));
+  json_object_object_add(s, "logMaxFiles", json_object_new_int(x->d->log_max_files));
   json_object_object_add(s, "terminationGracePeriodSeconds",
                          json_object_new_int64(sbx_json_int(pod, "terminationGracePeriodSeconds", 30)));
 

@@ -153,12 +153,16 @@ int64_t sbx_policy_cpu_limit(const struct sbx_daemon *d, int64_t millis) {
   return millis;
 }
 
+void sbx_policy_group(const struct sbx_daemon *d, uid_t owner, char *buf, size_t size) {
+  if (owner == (uid_t)-1) /* a warm-pool spare nobody claimed yet */
+    snprintf(buf, size, "%s/pool", d->policy.cgroup_parent);
+  else
+    snprintf(buf, size, "%s/user-%u", d->policy.cgroup_parent, (unsigned)owner);
+}
+
 void sbx_policy_place(const struct sbx_daemon *d, uid_t owner, json_object *spec) {
   char parent[256];
-  if (owner == (uid_t)-1) /* a warm-pool spare nobody claimed yet */
-    snprintf(parent, sizeof parent, "%s/pool", d->policy.cgroup_parent);
-  else
-    snprintf(parent, sizeof parent, "%s/user-%u", d->policy.cgroup_parent, (unsigned)owner);
+  sbx_policy_group(d, owner, parent, sizeof parent);
   json_object *g = json_object_new_object();
   json_object_object_add(g, "cpuLimitMillis", json_object_new_int64(sbx_policy_cpu_limit(d, d->policy.user_cpu)));
   json_object_object_add(g, "memoryLimitBytes", json_object_new_int64(d->policy.user_memory));

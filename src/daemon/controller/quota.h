@@ -30,6 +30,9 @@ void sbx_machine_capacity(int64_t *cpu_milli, int64_t *mem);
 
 /* Add "cgroupParent" (the owner's group) and "cgroupGroup" (its limits) to a shim spec. */
 void sbx_policy_place(const struct sbx_daemon *d, uid_t owner, json_object *spec);
+/* the cgroup path (below the cgroup root) of a person's group: <cgroup-parent>/user-UID, or
+ * <cgroup-parent>/pool for owner (uid_t)-1; each sandbox's cgroup is <group>/<id> */
+void sbx_policy_group(const struct sbx_daemon *d, uid_t owner, char *buf, size_t size);
 /* A sandbox's CPU limit as the cgroups can take it (cgroup v1 refuses a quota above its
  * parent's: bounded by --user-cpu and the top's); 0 stays 0. */
 int64_t sbx_policy_cpu_limit(const struct sbx_daemon *d, int64_t millis);

@@ -38,6 +38,7 @@
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/quantity.h"
 #include "lib/timefmt.h"
 #include "lib/wire.h"
 #include "runtime/cgroup.h"
@@ -119,11 +120,6 @@ static void admitted_requests(json_object *all, json_object *self, int64_t *cpu,
   }
 }
 
-static void fmt_bytes(int64_t b, char *out, size_t n) {
-  if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)b / (1ll << 30));
-  else snprintf(out, n, "%.0fMi", (double)b / (1ll << 20));
-}
-
 /* NULL if it fits; else the reason, in `buf`: what the machine has left, then the owner's
  * quota (so one person's requests can never take the whole machine). */
 static const char *admission(struct sbx_daemon *d, json_object *all, json_object *obj, char *buf, size_t n) {
@@ -140,9 +136,9 @@ static const char *admission(struct sbx_daemon *d, json_object *all, json_object
   }
   if (r.mem_request > cap_mem - mem) {
     char a[32], b[32], c[32];
-    fmt_bytes(r.mem_request, a, sizeof a);
-    fmt_bytes(cap_mem - mem > 0 ? cap_mem - mem : 0, b, sizeof b);
-    fmt_bytes(cap_mem, c, sizeof c);
+    sbx_bytes_human(r.mem_request, a, sizeof a);
+    sbx_bytes_human(cap_mem - mem > 0 ? cap_mem - mem : 0, b, sizeof b);
+    sbx_bytes_human(cap_mem, c, sizeof c);
     snprintf(buf, n, "Insufficient memory: the sandbox requests %s, %s of the machine's %s are left; it starts when others stop or are suspended", a, b, c);
     return buf;
   }
@@ -196,8 +192,13 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
     sbx_error_sys(&err, "create %s", state_dir);
     goto failed;
   }
-  if (sbx_ephemeral_prepare(d, state_dir, r.ephemeral_limit, owner, &err) < 0 ||
+  if (sbx_ephemeral_prepare(d, name, state_dir, r.ephemeral_limit, &err) < 0 ||
       sbx_volumes_prepare(d, obj, owner, gid, state_dir, &vols, &err) < 0) {
+    if (err.errnum == ENOSPC) { /* the disk cannot hold a claim: Pending, as admission */
+      if (strcmp(sbx_json_str(x, "pending") ?: "", err.msg) != 0) sbx_pod_event(obj, "Warning", "FailedScheduling", err.msg);
+      set_str(x, "pending", err.msg);
+      return;
+    }
     if (strcmp(sbx_json_str(x, "depsError") ?: "", err.msg) != 0) sbx_pod_event(obj, "Warning", "FailedMount", err.msg);
     set_str(x, "depsError", err.msg);
     return;

@@ -434,6 +434,8 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   json_object_object_add(spec, "shmBytes", json_object_new_int64(DEFAULT_SHM));
   json_object_object_add(spec, "tmpBytes",
                          json_object_new_int64(r.mem_bytes > 0 && r.mem_bytes < DEFAULT_TMP ? r.mem_bytes : DEFAULT_TMP));
+  /* the writable layer: a tmpfs of the default ephemeral-storage size (sandbox.h) */
+  json_object_object_add(spec, "layerBytes", json_object_new_int64(d->default_ephemeral_bytes));
   json_object_object_add(spec, "gracePeriodSeconds", json_object_new_int(GRACE_SECONDS));
 
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
@@ -19,7 +20,6 @@
 
 #define MOUNTINFO "/proc/self/mountinfo"
 #define CGROUP_FS "/sys/fs/cgroup"
-#define CGROUP_PARENT "sbx"
 #define SAMPLE_EVERY_MS 1000
 #define PVC_KIND "PersistentVolumeClaim"
 
@@ -77,9 +77,12 @@ static int64_t now_ns(void) {
 }
 
 /* the running sandbox's cgroup numbers; -1 with err when its cgroup cannot be read */
-static int read_cgroup(const char *id, struct sbx_cgroup_usage *u, sbx_error_t *err) {
+static int read_cgroup(struct sbx_daemon *d, uid_t owner, const char *id, struct sbx_cgroup_usage *u,
+                       sbx_error_t *err) {
   struct sbx_cgroup *cg = NULL;
-  if (sbx_cgroup_open(MOUNTINFO, CGROUP_FS, CGROUP_PARENT, id, &cg, err) < 0) return -1;
+  char group[256];
+  sbx_policy_group(d, owner, group, sizeof group);
+  if (sbx_cgroup_open(MOUNTINFO, CGROUP_FS, group, id, &cg, err) < 0) return -1;
   int r = sbx_cgroup_usage(cg, u, err);
   sbx_cgroup_free(cg);
   return r;
@@ -136,7 +139,8 @@ static void sample_pass(struct sbx_daemon *d) {
   for (size_t i = 0; i < json_object_array_length(items); i++) {
     const char *id;
     struct sbx_cgroup_usage u;
-    if (!is_running(json_object_array_get_idx(items, i), &id) || read_cgroup(id, &u, &err) < 0) continue;
+    json_object *obj = json_object_array_get_idx(items, i);
+    if (!is_running(obj, &id) || read_cgroup(d, sbx_object_owner(obj), id, &u, &err) < 0) continue;
     pthread_mutex_lock(&samples_lock);
     record(id, u.cpu_usec, now_ns());
     pthread_mutex_unlock(&samples_lock);
@@ -219,7 +223,7 @@ static void fill(struct sbx_daemon *d, json_object *obj, json_object *claims, st
   u->cpu_millis = -1;
   const char *id = NULL;
   sbx_error_t err = {0};
-  if (is_running(obj, &id) && read_cgroup(id, &u->cg, &err) == 0) {
+  if (is_running(obj, &id) && read_cgroup(d, u->owner, id, &u->cg, &err) == 0) {
     u->running = true;
     u->cpu_millis = rate_of(id, &u->window_ms);
   }

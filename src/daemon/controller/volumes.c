@@ -15,7 +15,7 @@
  *   planted by the owner can never redirect a mount or an unmount.
  * - A path is never used again once checked: every volume is handed on as a descriptor
  *   (a PVC's or a bounded emptyDir's from the mount itself, the others from the safe walk),
- *   and the pod spec passes those descriptors to the shim. docs/security-notes/paths.md.
+ *   and the pod spec passes those descriptors to the shim. docs/security.md.
  * - State-dir volumes (emptyDir, secret, configMap) live in <state>/volumes/<name>, which
  *   only root can reach; their files are owned by the owner, the lead idmaps them to the
  *   container user.
@@ -52,6 +52,7 @@
 #include "lib/timefmt.h"
 #include "lib/wire.h"
 #include "runtime/capfs.h"
+#include "daemon/controller/disk.h"
 
 #define PVC_KIND "PersistentVolumeClaim"
 #define DEFAULT_MEMORY_EMPTYDIR (64LL << 20)
@@ -312,6 +313,42 @@ static int pvc_names_ok(const char *ns, const char *claim, sbx_error_t *err) {
   return 0;
 }
 
+/* A claim the disk cannot hold yet stays Pending, as a PVC waiting for its volume does,
+ * with the reason as a condition (`sbx describe pvc` shows it); admitted, it is Bound. */
+static void pvc_set_pending(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, json_object *obj,
+                            const char *why) {
+  json_object *st = json_object_object_get(obj, "status");
+  if (!st) return;
+  json_object *cond = json_object_new_object(), *conds = json_object_new_array();
+  char now[40];
+  sbx_now_rfc3339(now, sizeof now);
+  add_str(cond, "type", "Provisioned");
+  add_str(cond, "status", "False");
+  add_str(cond, "reason", "InsufficientStorage");
+  add_str(cond, "message", why);
+  add_str(cond, "lastTransitionTime", now);
+  json_object_array_add(conds, cond);
+  add_str(st, "phase", "Pending");
+  json_object_object_del(st, "capacity");
+  json_object_object_add(st, "conditions", conds);
+  sbx_error_t e = {0};
+  if (sbx_store_update(d->store, PVC_KIND, ns, claim, owner, obj, &e) < 0)
+    fprintf(stderr, "sbxd: persistentvolumeclaim %s: %s\n", claim, e.msg);
+}
+
+static void pvc_set_bound(json_object *obj) {
+  json_object *st = json_object_object_get(obj, "status");
+  json_object *x = json_object_object_get(obj, SBX_INTERNAL);
+  if (!st || !x) return;
+  char q[32];
+  sbx_bytes_quantity(sbx_json_int(x, "bytes", 0), q, sizeof q);
+  json_object *cap = json_object_new_object();
+  add_str(cap, "storage", q);
+  add_str(st, "phase", "Bound");
+  json_object_object_add(st, "capacity", cap);
+  json_object_object_del(st, "conditions");
+}
+
 static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *claim, uid_t owner, gid_t gid,
                              int64_t bytes, json_object *labels, int *dir_fd, sbx_error_t *err) {
   char image[PATH_MAX], mount[PATH_MAX];
@@ -349,9 +386,14 @@ static int pvc_ensure_locked(struct sbx_daemon *d, const char *ns, const char *c
     *strrchr(parent, '/') = '\0';
     if (mkdirs_root(parent, 0700, err) < 0) return -1;
     unlink(image); /* a half-made image of a crash before "formatted" */
-    if (sbx_capfs_create(image, have, owner, gid, err) < 0)
-      return sbx_error_prefix(err, "persistentvolumeclaim \"%s\"", claim);
+    char what[300];
+    snprintf(what, sizeof what, "persistentvolumeclaim \"%s\"", claim);
+    if (sbx_disk_claim_create(d, what, image, have, owner, gid, err) < 0) {
+      if (err->errnum == ENOSPC) pvc_set_pending(d, ns, claim, owner, obj, err->msg);
+      return err->errnum == ENOSPC ? -1 : sbx_error_prefix(err, "%s", what);
+    }
     json_object_object_add(x, "formatted", json_object_new_boolean(1));
+    pvc_set_bound(obj);
     if (sbx_store_update(d->store, PVC_KIND, ns, claim, owner, obj, err) < 0) return -1;
   } else if (access(image, F_OK) < 0) {
     return sbx_error_says(err, EIO,
@@ -663,8 +705,10 @@ static int prep_empty_dir(struct prep *p, const char *name, json_object *src, sb
     char idir[PATH_MAX];
     snprintf(idir, sizeof idir, "%s/volume-images", p->state_dir);
     if (mkdir(idir, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", idir);
-    if (access(image, F_OK) < 0 && sbx_capfs_create(image, bytes, p->owner, p->gid, err) < 0)
-      return sbx_error_prefix(err, "volume %s", name);
+    char what[300];
+    snprintf(what, sizeof what, "emptyDir %s of sandbox \"%s\"", name, p->name);
+    if (access(image, F_OK) < 0 && sbx_disk_claim_create(p->d, what, image, bytes, p->owner, p->gid, err) < 0)
+      return err->errnum == ENOSPC ? -1 : sbx_error_prefix(err, "volume %s", name);
     if (sbx_capfs_mount_at(image, fd, &root, err) < 0) return sbx_error_prefix(err, "volume %s", name);
   } else if ((root = reopen_dir(fd, path, err)) < 0) {
     return sbx_error_prefix(err, "volume %s", name);
@@ -948,36 +992,58 @@ void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir) {
   free(mps);
 }
 
-int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t bytes, uid_t owner, sbx_error_t *err) {
-  (void)d;
-  (void)owner; /* the writable layers are the shim's (root's); their files carry the sandbox's ids */
-  if (bytes <= 0) return 0;
-  char dir[PATH_MAX], image[PATH_MAX];
+/* Is the directory fd empty? -1 with err if it cannot be read. */
+static int dir_empty(int fd, const char *dir, sbx_error_t *err) {
+  int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!dp) {
+    if (dfd >= 0) close(dfd);
+    return sbx_error_sys(err, "read %s", dir);
+  }
+  bool empty = true;
+  for (struct dirent *de; (de = readdir(dp));)
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) empty = false;
+  closedir(dp);
+  return empty;
+}
+
+int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *sandbox, const char *state_dir, int64_t bytes,
+                          sbx_error_t *err) {
+  /* a limit is a claim (ephemeral.img, admitted and reserved); none: the default cap
+   * (layer.img, sparse, promised to nobody; disk.h) */
+  bool cap = bytes <= 0;
+  if (cap) bytes = d->default_ephemeral_bytes;
+  char dir[PATH_MAX], image[PATH_MAX], other[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/containers", state_dir);
-  snprintf(image, sizeof image, "%s/ephemeral.img", state_dir);
+  snprintf(image, sizeof image, "%s/%s", state_dir, cap ? "layer.img" : "ephemeral.img");
+  snprintf(other, sizeof other, "%s/%s", state_dir, cap ? "ephemeral.img" : "layer.img");
+  /* no bound wanted (any more): layers already on an image stay there */
+  if (bytes <= 0 && access(image, F_OK) < 0 && access(other, F_OK) < 0) return 0;
   if (mkdir(dir, 0700) < 0 && errno != EEXIST) return sbx_error_sys(err, "create %s", dir);
   _cleanup_fd_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return sbx_error_sys(err, "open %s", dir);
   int m = sbx_is_mount_root_at(fd, err);
   if (m != 0) return m < 0 ? -1 : 0;
-  if (access(image, F_OK) < 0) {
+  if (access(image, F_OK) < 0 && access(other, F_OK) == 0) {
+    snprintf(image, sizeof image, "%s", other); /* the layers stay on the file system they are on */
+  } else if (access(image, F_OK) < 0) {
     /* first bounded start: the writable layers must not exist yet, or they would vanish
      * under the new file system */
-    int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!dp) {
-      if (dfd >= 0) close(dfd);
-      return sbx_error_sys(err, "read %s", dir);
+    int empty = dir_empty(fd, dir, err);
+    if (empty < 0) return -1;
+    if (!empty && cap) {
+      fprintf(stderr, "sbxd: sandbox %s: its writable layers predate --default-ephemeral-storage and stay unbounded\n",
+              sandbox);
+      return 0;
     }
-    bool empty = true;
-    for (struct dirent *de; (de = readdir(dp));)
-      if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) empty = false;
-    closedir(dp);
     if (!empty)
       return sbx_error_says(err, EINVAL,
                            "an ephemeral-storage limit cannot be added to a sandbox whose writable layers already "
                            "exist; delete and re-create the sandbox");
-    if (sbx_capfs_create(image, bytes, 0, 0, err) < 0) return sbx_error_prefix(err, "ephemeral storage");
+    char what[300];
+    snprintf(what, sizeof what, "the ephemeral-storage of sandbox \"%s\"", sandbox);
+    if (cap ? sbx_capfs_create(image, bytes, false, 0, 0, err) : sbx_disk_claim_create(d, what, image, bytes, 0, 0, err))
+      return err->errnum == ENOSPC ? -1 : sbx_error_prefix(err, "ephemeral storage");
   }
   if (sbx_capfs_mount_at(image, fd, NULL, err) < 0) return sbx_error_prefix(err, "ephemeral storage");
   return 0;

@@ -7,12 +7,13 @@
  *   volumes/<owner>/                         0700 owned by the owner: only they reach it
  *   volumes/<owner>/<ns>/<claim>/            the PVC's ext4, its root owned by the owner
  *   sandboxes/<id>/volumes/<name>/           emptyDir, secret, configMap volumes (state dir)
- *   sandboxes/<id>/containers/               capfs when ephemeral-storage is bounded
+ *   sandboxes/<id>/containers/               capfs of the writable layers: ephemeral.img (a
+ *                                            limit) or layer.img (--default-ephemeral-storage)
  *
  * Every function returns 0 or -1 with err (errnum ENOENT for "not found", EINVAL for a
  * refused request, EBUSY for a claim still in use). A volume is handed out as a descriptor,
  * never as a path to open again: its owner may change the directories on that path at any
- * moment (docs/security-notes/paths.md). */
+ * moment (docs/security.md). */
 #ifndef SBX_VOLUMES_H
 #define SBX_VOLUMES_H
 
@@ -63,9 +64,11 @@ static inline void sbx_volumes_freep(json_object **vols) { sbx_volumes_free(*vol
 /* Unmount every file system mounted under state_dir (tmpfs and capfs of emptyDirs, the
  * bounded writable layer); before the state dir is removed. */
 void sbx_volumes_release(struct sbx_daemon *d, const char *state_dir);
-/* bytes > 0: a capfs of that size on <state>/containers (the writable layers); already
- * mounted: nothing to do. bytes <= 0: nothing. */
-int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *state_dir, int64_t bytes, uid_t owner,
+/* A capfs on <state>/containers (the writable layers) of `bytes` (the pod's
+ * ephemeral-storage limit: a claim, ENOSPC if the disk cannot hold it), or with bytes <= 0
+ * of --default-ephemeral-storage (a cap; nothing when that is 0). Already mounted: nothing
+ * to do. */
+int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *sandbox, const char *state_dir, int64_t bytes,
                           sbx_error_t *err);
 
 /* --- Secret and ConfigMap values (env, envFrom) -------------------------------------------
