@@ -123,6 +123,13 @@ def sandbox(name, labels=None, claims=None):
     return {"apiVersion": "agents.x-k8s.io/v1beta1", "kind": "Sandbox", "metadata": meta, "spec": spec}
 
 
+def body_rv(daemon):
+    """The resourceVersion of a fresh list"""
+    status, body = one(daemon, "alice", "GET", API)
+    assert status == 200, body
+    return body["metadata"]["resourceVersion"]
+
+
 def names(list_body):
     return sorted(o["metadata"]["name"] for o in list_body["items"])
 
@@ -227,6 +234,11 @@ def test_limit_and_continue_page_a_list(daemon, users, cleanup):
     assert sorted(seen) == sorted(made)
     status, body = one(daemon, "alice", "GET", f"{API}?continue=bogus")
     assert status == 400, body
+    # a resourceVersion the server has not reached cannot be met
+    status, body = one(daemon, "alice", "GET", f"{API}?resourceVersion=999999999999")
+    assert status == 504 and "Too large resource version" in body["message"], body
+    status, body = one(daemon, "alice", "GET", f"{API}?resourceVersion={body_rv(daemon)}")
+    assert status == 200, body
 
 
 # ---- dryRun ----------------------------------------------------------------------------------

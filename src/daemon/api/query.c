@@ -19,6 +19,8 @@
 #include "lib/names.h"
 #include "lib/wire.h"
 
+static bool truthy(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "1")); }
+
 enum use { Q_LIST = 1, Q_GET = 2, Q_WRITE = 4, Q_DELETE = 8, Q_DELETE_COLL = 16, Q_OTHER = 32 };
 
 static bool is_bool(const char *v) { return !strcmp(v, "true") || !strcmp(v, "false") || !strcmp(v, "1") || !strcmp(v, "0"); }
@@ -138,9 +140,20 @@ int sbx_query_check(const struct sbx_http_req *r, int *answered) {
     bad = c.msg[0] != '\0';
     (void)n;
   }
-  if (!bad) return 0;
-  *answered = sbx_http_status(r, 400, "BadRequest", c.msg);
-  return -1;
+  if (bad) {
+    *answered = sbx_http_status(r, 400, "BadRequest", c.msg);
+    return -1;
+  }
+  /* a list or get answers the latest state, which is "not older than" any version this
+   * server gave; one it has not given yet cannot be met (Kubernetes answers the same) */
+  const char *rv = c.use & (Q_LIST | Q_GET) ? sbx_http_query(r, "resourceVersion") : NULL;
+  if (rv && *rv && !truthy(sbx_http_query(r, "watch")) && strtoll(rv, NULL, 10) > sbx_store_revision(r->d->store)) {
+    *answered = sbx_http_status(r, 504, "Timeout",
+                                "Too large resource version: this server has not reached it; ask with the "
+                                "resourceVersion of a list or object it gave");
+    return -1;
+  }
+  return 0;
 }
 
 int sbx_query_whole(const struct sbx_http_req *r, int *answered) {
@@ -155,8 +168,6 @@ int sbx_query_whole(const struct sbx_http_req *r, int *answered) {
     }
   return 0;
 }
-
-static bool truthy(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "1")); }
 
 bool sbx_query_dry_run(const struct sbx_http_req *r) { return sbx_http_query(r, "dryRun") != NULL; }
 bool sbx_query_watching(const struct sbx_http_req *r) { return truthy(sbx_http_query(r, "watch")); }
