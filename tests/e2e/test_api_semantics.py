@@ -357,6 +357,34 @@ def test_stale_resource_version_is_a_conflict(daemon, users, cleanup):
     assert one(daemon, "alice", "GET", f"{CORE}/configmaps/cm-{t}")[1]["data"] == {"a": "2"}
 
 
+def test_concurrent_writers_at_one_version_one_wins(daemon, users, cleanup):
+    """alice and alice again (two clients at once) replace the same ConfigMap at the same
+    version: however they interleave, exactly one succeeds and the other is 409."""
+    t = tag()
+    base = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"race-{t}"}, "data": {"w": "none"}}
+    made = create(daemon, "alice", cleanup, base, base=f"{CORE}/configmaps")
+    rv = made["metadata"]["resourceVersion"]
+    for rnd in range(5):
+        procs = []
+        for who in ("a", "b"):
+            body = {**base, "metadata": {**base["metadata"], "resourceVersion": rv}, "data": {"w": f"{who}{rnd}"}}
+            argv = as_user(daemon, "alice", ["/usr/bin/python3", "-c", CLIENT, str(daemon.sock)])
+            p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            p.stdin.write(json.dumps([["PUT", f"{CORE}/configmaps/race-{t}", body]]))
+            p.stdin.close()
+            procs.append((who, p))
+        answers = {}
+        for who, p in procs:
+            answers[who] = json.loads(p.stdout.read())[0]
+            p.wait()
+        codes = sorted(a[0] for a in answers.values())
+        assert codes == [200, 409], answers
+        winner = [w for w, a in answers.items() if a[0] == 200][0]
+        status, now = one(daemon, "alice", "GET", f"{CORE}/configmaps/race-{t}")
+        assert now["data"] == {"w": f"{winner}{rnd}"}, (answers, now)
+        rv = now["metadata"]["resourceVersion"]
+
+
 # ---- watch -------------------------------------------------------------------------------------
 
 class Watcher:

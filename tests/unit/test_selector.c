@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -88,6 +89,12 @@ static void test_malformed_labels(void **state) {
   refused("app > 3", "expected one of");
   refused("!app=x", "expected \",\" or the end");
   refused("a/b/c=x", "not a valid label key");
+  /* bounded: the text and the number of requirements */
+  static char many[1200], longest[5000];
+  for (int i = 0; i < 65; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "%sk%d", i ? "," : "", i);
+  refused(many, "too many requirements");
+  memset(longest, 'a', 4200);
+  refused(longest, "too long");
 }
 
 static void test_fields(void **state) {
