@@ -621,6 +621,41 @@ static void test_resource_versions_and_changes(void **state) {
   json_object_put(ch);
 }
 
+/* A database written by the sbxd before resourceVersions (schema 1) opens: its objects get
+ * versions in the order they were written, and new writes go on from there. */
+static void test_migration_from_schema_1(void **state) {
+  struct fixture *f = *state;
+  sbx_store_close(f->s);
+  f->s = NULL;
+  unlink(f->path);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  const char *v1 = "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
+                   "INSERT INTO schema_version VALUES (1, 1);"
+                   "CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+                   " owner INTEGER NOT NULL, json TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,"
+                   " PRIMARY KEY (kind, namespace, name, owner));"
+                   "CREATE TABLE idslots (slot INTEGER PRIMARY KEY, holder TEXT NOT NULL UNIQUE);"
+                   "INSERT INTO objects VALUES ('Sandbox', 'default', 'old1', 1000,"
+                   " '{\"metadata\":{\"name\":\"old1\"}}', 'x', 'x');"
+                   "INSERT INTO objects VALUES ('Sandbox', 'default', 'old2', 1000,"
+                   " '{\"metadata\":{\"name\":\"old2\"}}', 'x', 'x');";
+  assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  sbx_error_t err = {0};
+  if (sbx_store_open(f->path, &f->s, &err) < 0) fail_msg("open: %s", err.msg);
+  json_object *a = NULL, *b = NULL;
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "old1", 1000, &a, NULL, &err), 0);
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "old2", 1000, &b, NULL, &err), 0);
+  assert_string_equal(rv_of(a), "1");
+  assert_string_equal(rv_of(b), "2");
+  assert_int_equal(sbx_store_revision(f->s), 2);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "old1", 1000, a, "1", &err), 0);
+  assert_string_equal(rv_of(a), "3");
+  json_object_put(a);
+  json_object_put(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_crud_two_owners),     T(test_errors),
@@ -632,6 +667,7 @@ int main(void) {
       T(test_existing_file_tightened), T(test_newer_schema_refused),
       T(test_open_errors),         T(test_sql_looking_names),
       T(test_error_message_escapes_name), T(test_resource_versions_and_changes),
+      T(test_migration_from_schema_1),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
