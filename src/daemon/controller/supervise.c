@@ -29,6 +29,7 @@
 #include "daemon/daemon.h"
 #include "daemon/controller/controller.h"
 #include "lib/cleanup.h"
+#include "lib/timefmt.h"
 #include "lib/wire.h"
 
 struct sbx_watch {
@@ -147,14 +148,7 @@ int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name
 }
 
 int sbx_supervisor_wait_gone(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = sbx_deadline_ms(CLOCK_REALTIME, timeout_ms);
   pthread_mutex_lock(&d->lock);
   int r = 0;
   while (find(d, ns, name, owner)) {

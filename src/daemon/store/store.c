@@ -42,13 +42,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
 #include "lib/names.h"
+#include "lib/timefmt.h"
 #include "lib/wire.h"
 
-#define SBX_STORE_SCHEMA_VERSION 1
+#define SBX_STORE_SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 #define OWNER_ANNOTATION "sbx.x-k8s.io/owner-uid"
 /* Longest part of a key quoted in an error message (input bytes). */
@@ -68,6 +70,19 @@ static const char *const migrations[SBX_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE idslots ("
     "  slot INTEGER PRIMARY KEY,"
     "  holder TEXT NOT NULL UNIQUE);",
+    /* 2: resourceVersions (one counter for every object) and the log of recent changes
+     * that watches resume from; objects written before get versions in rowid order */
+    "ALTER TABLE objects ADD COLUMN rv INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE objects SET rv = rowid;"
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO counters (name, value) SELECT 'resourceVersion', coalesce(max(rv), 0) FROM objects;"
+    "CREATE TABLE changes ("
+    "  rv INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL,"
+    "  owner INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  json TEXT NOT NULL);",
 };
 
 #define REGISTRY_TABLE                                                                     \
@@ -88,6 +103,14 @@ enum stmt_id {
   ST_GET_ANY,
   ST_DELETE,
   ST_LIST,
+  ST_UPDATE_IF,
+  ST_RV_OF,
+  ST_COUNTER_GET,
+  ST_COUNTER_SET,
+  ST_CHANGE_ADD,
+  ST_CHANGE_TRIM,
+  ST_CHANGES,
+  ST_CHANGES_OLDEST,
   ST_SLOT_OF,
   ST_SLOT_FREE,
   ST_SLOT_INSERT,
@@ -104,18 +127,29 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_INSERT] = "INSERT INTO objects (kind, namespace, name, owner, json, created, updated)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, " NOW ", " NOW ")",
-    [ST_UPDATE] = "UPDATE objects SET json = ?5, updated = " NOW
+    [ST_INSERT] = "INSERT INTO objects (kind, namespace, name, owner, json, created, updated, rv)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, " NOW ", " NOW ", ?6)",
+    [ST_UPDATE] = "UPDATE objects SET json = ?5, updated = " NOW ", rv = ?6"
                   " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
-    [ST_GET] = "SELECT json, owner FROM objects"
+    [ST_UPDATE_IF] = "UPDATE objects SET json = ?5, updated = " NOW ", rv = ?6"
+                     " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4 AND rv = ?7",
+    [ST_RV_OF] = "SELECT rv, json FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
+    [ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = 'resourceVersion'",
+    [ST_COUNTER_SET] = "UPDATE counters SET value = ?1 WHERE name = 'resourceVersion'",
+    [ST_CHANGE_ADD] = "INSERT INTO changes (rv, kind, namespace, owner, type, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_CHANGE_TRIM] = "DELETE FROM changes WHERE rv <= ?1",
+    [ST_CHANGES] = "SELECT json, owner, rv, type FROM changes"
+                   " WHERE kind = ?1 AND rv > ?2 AND (?3 IS NULL OR namespace = ?3)"
+                   " AND (?4 IS NULL OR owner = ?4) ORDER BY rv LIMIT 256",
+    [ST_CHANGES_OLDEST] = "SELECT min(rv) FROM changes",
+    [ST_GET] = "SELECT json, owner, rv FROM objects"
                " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
-    [ST_GET_ANY] = "SELECT json, owner FROM objects"
+    [ST_GET_ANY] = "SELECT json, owner, rv FROM objects"
                    " WHERE kind = ?1 AND namespace = ?2 AND name = ?3"
                    " ORDER BY owner LIMIT 1",
     [ST_DELETE] = "DELETE FROM objects"
                   " WHERE kind = ?1 AND namespace = ?2 AND name = ?3 AND owner = ?4",
-    [ST_LIST] = "SELECT json, owner FROM objects"
+    [ST_LIST] = "SELECT json, owner, rv FROM objects"
                 " WHERE kind = ?1 AND (?2 IS NULL OR namespace = ?2)"
                 " AND (?3 IS NULL OR owner = ?3)"
                 " ORDER BY namespace, name, owner",
@@ -134,6 +168,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 struct sbx_store {
   sqlite3 *db;
   pthread_mutex_t lock;
+  pthread_cond_t changed; /* broadcast after every committed write (watches wait on it) */
+  int64_t rv;             /* the last resourceVersion given */
   sqlite3_stmt *st[ST__COUNT];
   char *key;     /* the registry's key for this store: the database's path */
   char *reserve; /* <db>.reserve */
@@ -177,14 +213,20 @@ static void reserve_make(struct sbx_store *s) {
   close(fd);
 }
 
-/* A write that may use the reserve: on a full file system, free it and try once more. */
+/* The file system is full: free the space kept for deletes, once; true if there was some
+ * (the caller then tries its whole write again). */
+static bool reserve_release(struct sbx_store *s) {
+  struct stat sb;
+  if (!s->reserve || stat(s->reserve, &sb) < 0 || sb.st_size == 0) return false;
+  sbx_log(SBX_LOG_WARN, "the file system of %s is full: using the space kept for deletes", s->key);
+  return truncate(s->reserve, 0) == 0;
+}
+
+/* A step that may use the reserve (outside a transaction's other writes): on a full file
+ * system, free it and try once more. */
 static int step_reserved(struct sbx_store *s, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
-  if ((rc & 0xff) != SQLITE_FULL || !s->reserve) return rc;
-  struct stat sb;
-  if (stat(s->reserve, &sb) < 0 || sb.st_size == 0) return rc;
-  sbx_log(SBX_LOG_WARN, "the file system of %s is full: using the space kept for deletes", s->key);
-  if (truncate(s->reserve, 0) < 0) return rc;
+  if ((rc & 0xff) != SQLITE_FULL || !reserve_release(s)) return rc;
   sqlite3_reset(st);
   return sqlite3_step(st);
 }
@@ -348,6 +390,7 @@ void sbx_store_close(struct sbx_store *s) {
   free(s->key);
   free(s->reserve);
   pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->changed);
   free(s);
 }
 
@@ -364,6 +407,11 @@ int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
     sbx_store_close(s);
     return sbx_error_set(err, ENOMEM, "store: open %s", path);
   }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->changed, &ca);
+  pthread_condattr_destroy(&ca);
   int rc = sqlite3_open_v2(path, &s->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                SQLITE_OPEN_NOFOLLOW,
@@ -380,6 +428,11 @@ int sbx_store_open(const char *path, struct sbx_store **out, sbx_error_t *err) {
       migrate(s, err) < 0 || attach_registry(s, NULL, err) < 0 || prepare_all(s, err) < 0)
     goto fail;
   reserve_make(s);
+  sqlite3_stmt *st = stmt(s, ST_COUNTER_GET);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) s->rv = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) goto db_error;
   *out = s;
   return 0;
 db_error:
@@ -392,45 +445,175 @@ fail:
 
 /* ---- objects --------------------------------------------------------------------- */
 
-static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, const char *ns,
-                        const char *name, uid_t owner, json_object *obj, sbx_error_t *err) {
+/* metadata.resourceVersion = rv (as Kubernetes writes it: a decimal string) */
+static void set_rv(json_object *obj, int64_t rv) {
+  json_object *meta = NULL;
+  if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_is_type(meta, json_type_object)) {
+    meta = json_object_new_object();
+    json_object_object_add(obj, "metadata", meta);
+  }
+  char text[24];
+  snprintf(text, sizeof text, "%" PRId64, rv);
+  json_object_object_add(meta, "resourceVersion", json_object_new_string(text));
+}
+
+/* Inside the transaction: log change `rv` (ADDED, MODIFIED, DELETED), move the counter
+ * to it and forget changes older than the history kept. */
+static int log_change(struct sbx_store *s, int64_t rv, const char *kind, const char *ns, uid_t owner,
+                      const char *type, const char *text, sbx_error_t *err) {
+  sqlite3_stmt *st = stmt(s, ST_CHANGE_ADD);
+  int rc = sqlite3_bind_int64(st, 1, rv);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, ns, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, type, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 6, text, -1, SQLITE_TRANSIENT);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "log change");
+  st = stmt(s, ST_COUNTER_SET);
+  rc = sqlite3_bind_int64(st, 1, rv);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "advance resourceVersion");
+  st = stmt(s, ST_CHANGE_TRIM);
+  rc = sqlite3_bind_int64(st, 1, rv - SBX_STORE_HISTORY);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, rc, err, "trim change log");
+  return 0;
+}
+
+/* Commit (or roll back) a write transaction; a committed one moves s->rv and wakes the
+ * watches. */
+static int finish_write(struct sbx_store *s, int ret, int64_t rv, sbx_error_t *err) {
+  if (ret == 0) ret = run_simple(s, ST_COMMIT, err, "commit");
+  if (ret < 0) {
+    rollback(s);
+    return ret;
+  }
+  s->rv = rv;
+  pthread_cond_broadcast(&s->changed);
+  return 0;
+}
+
+/* The row's resourceVersion (and its text when `text` is not NULL); ENOENT if absent */
+static int64_t row_rv(struct sbx_store *s, const char *kind, const char *ns, const char *name, uid_t owner,
+                      char **text, sbx_error_t *err) {
+  sqlite3_stmt *st = stmt(s, ST_RV_OF);
+  if (bind_key(s, st, kind, ns, name, err) < 0) return -1;
+  int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  int64_t rv = -1;
+  if (rc == SQLITE_ROW) {
+    rv = sqlite3_column_int64(st, 0);
+    if (text) *text = strdup((const char *)sqlite3_column_text(st, 1) ?: "{}");
+  } else if (rc == SQLITE_DONE) {
+    struct keytext k;
+    keytext(&k, kind, ns, name);
+    sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name, (unsigned)owner);
+  } else {
+    db_fail(s, rc, err, "get object");
+  }
+  sqlite3_reset(st);
+  return rv;
+}
+
+/* Insert (ST_INSERT), replace (ST_UPDATE) or replace if still at `expect` (ST_UPDATE_IF)
+ * and log the change, in one transaction; obj gains its new metadata.resourceVersion. */
+static int write_object_once(struct sbx_store *s, enum stmt_id id, const char *kind, const char *ns,
+                             const char *name, uid_t owner, json_object *obj, int64_t expect, sbx_error_t *err) {
   if (check_key(kind, ns, name, err) < 0 || check_owner(owner, err) < 0) return -1;
   if (!json_object_is_type(obj, json_type_object))
     return sbx_error_says(err, EINVAL, "store: only JSON objects can be stored");
-  const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-  if (!text) return sbx_error_set(err, ENOMEM, "store: serialise object");
   struct keytext k;
   keytext(&k, kind, ns, name);
 
   lock(s);
+  int64_t rv = s->rv + 1;
+  /* the caller's object keeps the version it had unless the write is committed */
+  json_object *meta = NULL, *prev = NULL;
+  if (json_object_object_get_ex(obj, "metadata", &meta) && json_object_object_get_ex(meta, "resourceVersion", &prev))
+    json_object_get(prev);
+  set_rv(obj, rv);
+  const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+  int ret = text ? run_simple(s, ST_BEGIN, err, "begin") : sbx_error_set(err, ENOMEM, "store: serialise object");
+  bool begun = ret == 0;
   sqlite3_stmt *st = stmt(s, id);
-  int ret = bind_key(s, st, kind, ns, name, err);
+  if (begun) ret = bind_key(s, st, kind, ns, name, err);
   if (ret == 0) {
     int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = id == ST_UPDATE ? step_reserved(s, st) : sqlite3_step(st);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, rv);
+    if (rc == SQLITE_OK && id == ST_UPDATE_IF) rc = sqlite3_bind_int64(st, 7, expect);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    bool changed = sqlite3_changes(s->db) > 0;
+    sqlite3_reset(st);
     if (id == ST_INSERT && rc == SQLITE_CONSTRAINT_PRIMARYKEY)
       ret = sbx_error_says(err, EEXIST, "%s \"%s/%s\" of uid %u already exists", k.kind, k.ns,
                        k.name, (unsigned)owner);
     else if (rc != SQLITE_DONE)
       ret = db_fail(s, rc, err, id == ST_INSERT ? "insert object" : "update object");
-    else if (id == ST_UPDATE && sqlite3_changes(s->db) == 0)
-      ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
-                       (unsigned)owner);
+    else if (id != ST_INSERT && !changed) {
+      int64_t now = row_rv(s, kind, ns, name, owner, NULL, err); /* -1: ENOENT said */
+      ret = now < 0 ? -1
+                    : sbx_error_says(err, ESTALE,
+                                     "Operation cannot be fulfilled on %s \"%s\": the object has been modified (it "
+                                     "is at resourceVersion %" PRId64 " now, not %" PRId64 "); read it again and "
+                                     "apply your changes to the latest version",
+                                     k.kind, k.name, now, expect);
+    } else
+      ret = log_change(s, rv, kind, ns, owner, id == ST_INSERT ? "ADDED" : "MODIFIED", text, err);
   }
-  sqlite3_reset(st);
+  if (begun) ret = finish_write(s, ret, rv, err);
   unlock(s);
+  if (ret < 0 && prev) json_object_object_add(sbx_json_path(obj, "metadata"), "resourceVersion", prev);
+  else if (ret < 0) json_object_object_del(sbx_json_path(obj, "metadata"), "resourceVersion");
+  else json_object_put(prev);
+  return ret;
+}
+
+/* write_object_once; an update (never an insert) that finds the disk full uses the reserve:
+ * the user can still change and delete what they have on a full disk */
+static int write_object(struct sbx_store *s, enum stmt_id id, const char *kind, const char *ns,
+                        const char *name, uid_t owner, json_object *obj, int64_t expect, sbx_error_t *err) {
+  int ret = write_object_once(s, id, kind, ns, name, owner, obj, expect, err);
+  if (ret < 0 && err->errnum == ENOSPC && id != ST_INSERT && reserve_release(s))
+    ret = write_object_once(s, id, kind, ns, name, owner, obj, expect, err);
   return ret;
 }
 
 int sbx_store_create(struct sbx_store *s, const char *kind, const char *ns, const char *name,
                      uid_t owner, json_object *obj, sbx_error_t *err) {
-  return write_object(s, ST_INSERT, kind, ns, name, owner, obj, err);
+  return write_object(s, ST_INSERT, kind, ns, name, owner, obj, 0, err);
 }
 
 int sbx_store_update(struct sbx_store *s, const char *kind, const char *ns, const char *name,
                      uid_t owner, json_object *obj, sbx_error_t *err) {
-  return write_object(s, ST_UPDATE, kind, ns, name, owner, obj, err);
+  return write_object(s, ST_UPDATE, kind, ns, name, owner, obj, 0, err);
+}
+
+int sbx_store_update_if(struct sbx_store *s, const char *kind, const char *ns, const char *name, uid_t owner,
+                        json_object *obj, const char *expect_rv, sbx_error_t *err) {
+  if (!expect_rv) return sbx_store_update(s, kind, ns, name, owner, obj, err);
+  int64_t expect;
+  if (sbx_store_parse_rv(expect_rv, &expect, err) < 0) return -1;
+  return write_object(s, ST_UPDATE_IF, kind, ns, name, owner, obj, expect, err);
+}
+
+int sbx_store_parse_rv(const char *text, int64_t *rv, sbx_error_t *err) {
+  char *end = NULL;
+  errno = 0;
+  long long v = text && *text >= '0' && *text <= '9' ? strtoll(text, &end, 10) : -1;
+  if (v < 0 || errno || !end || *end) {
+    char q[80];
+    sbx_escape_for_message(text ? text : "", 40, q, sizeof q);
+    return sbx_error_says(err, EINVAL, "resourceVersion \"%s\" is not one this server gave: it must be a decimal "
+                                       "number, as in metadata.resourceVersion of an object or a list",
+                          q);
+  }
+  *rv = v;
+  return 0;
 }
 
 /* Parse a stored row's JSON text into a new object. */
@@ -443,6 +626,7 @@ static int parse_row(sqlite3_stmt *st, json_object **out, sbx_error_t *err) {
     return sbx_error_says(err, EIO, "store: a stored object is not valid JSON (%s)",
                       json_tokener_error_desc(jerr));
   }
+  set_rv(o, sqlite3_column_int64(st, 2));
   *out = o;
   return 0;
 }
@@ -481,27 +665,44 @@ int sbx_store_get(struct sbx_store *s, const char *kind, const char *ns, const c
   return ret;
 }
 
-int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, const char *name,
-                     uid_t owner, sbx_error_t *err) {
+static int delete_once(struct sbx_store *s, const char *kind, const char *ns, const char *name, uid_t owner,
+                       sbx_error_t *err) {
   if (check_key(kind, ns, name, err) < 0 || check_owner(owner, err) < 0) return -1;
-  struct keytext k;
-  keytext(&k, kind, ns, name);
-
   lock(s);
+  int64_t rv = s->rv + 1;
+  _cleanup_free_ char *old = NULL;
+  int ret = run_simple(s, ST_BEGIN, err, "begin");
+  if (ret < 0) {
+    unlock(s);
+    return ret;
+  }
+  if (row_rv(s, kind, ns, name, owner, &old, err) < 0) ret = -1;
   sqlite3_stmt *st = stmt(s, ST_DELETE);
-  int ret = bind_key(s, st, kind, ns, name, err);
+  if (ret == 0) ret = bind_key(s, st, kind, ns, name, err);
   if (ret == 0) {
     int rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
-    if (rc == SQLITE_OK) rc = step_reserved(s, st);
-    if (rc != SQLITE_DONE)
-      ret = db_fail(s, rc, err, "delete object");
-    else if (sqlite3_changes(s->db) == 0)
-      ret = sbx_error_says(err, ENOENT, "%s \"%s/%s\" of uid %u not found", k.kind, k.ns, k.name,
-                       (unsigned)owner);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) ret = db_fail(s, rc, err, "delete object");
   }
   sqlite3_reset(st);
-  if (ret == 0) reserve_make(s); /* the space a delete freed keeps the next one possible */
+  if (ret == 0) {
+    /* the DELETED event carries the last state at the deletion's resourceVersion */
+    _cleanup_json_ json_object *last = json_tokener_parse(old ? old : "{}");
+    if (!last) last = json_object_new_object();
+    set_rv(last, rv);
+    ret = log_change(s, rv, kind, ns, owner, "DELETED", json_object_to_json_string_ext(last, JSON_C_TO_STRING_PLAIN),
+                     err);
+  }
+  ret = finish_write(s, ret, rv, err);
   unlock(s);
+  return ret;
+}
+
+int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, const char *name,
+                     uid_t owner, sbx_error_t *err) {
+  int ret = delete_once(s, kind, ns, name, owner, err);
+  if (ret < 0 && err->errnum == ENOSPC && reserve_release(s)) ret = delete_once(s, kind, ns, name, owner, err);
+  if (ret == 0) reserve_make(s); /* the space a delete freed keeps the next one possible */
   return ret;
 }
 
@@ -529,6 +730,11 @@ nomem:
 
 int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t owner,
                    json_object **out, sbx_error_t *err) {
+  return sbx_store_list_at(s, kind, ns, owner, out, NULL, err);
+}
+
+int sbx_store_list_at(struct sbx_store *s, const char *kind, const char *ns, uid_t owner, json_object **out,
+                      int64_t *rv, sbx_error_t *err) {
   *out = NULL;
   if (!kind || !*kind) return sbx_error_says(err, EINVAL, "store: listing needs a kind");
   _cleanup_json_ json_object *arr = json_object_new_array();
@@ -554,9 +760,69 @@ int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t 
   }
   if (ret == 0 && rc != SQLITE_DONE) ret = db_fail(s, rc, err, "list objects");
   sqlite3_reset(st);
+  if (rv) *rv = s->rv;
   unlock(s);
   if (ret == 0) *out = sbx_steal_ptr(&arr);
   return ret;
+}
+
+/* ---- changes (watch) ------------------------------------------------------------- */
+
+int64_t sbx_store_revision(struct sbx_store *s) {
+  lock(s);
+  int64_t rv = s->rv;
+  unlock(s);
+  return rv;
+}
+
+int sbx_store_changes(struct sbx_store *s, const char *kind, const char *ns, uid_t owner, int64_t since,
+                      json_object **out, sbx_error_t *err) {
+  *out = NULL;
+  _cleanup_json_ json_object *arr = json_object_new_array();
+  lock(s);
+  sqlite3_stmt *st = stmt(s, ST_CHANGES_OLDEST);
+  int rc = sqlite3_step(st);
+  int64_t oldest = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0)
+                                                                                : s->rv + 1;
+  sqlite3_reset(st);
+  int ret = 0;
+  if (rc != SQLITE_ROW) ret = db_fail(s, rc, err, "read change log");
+  else if (since + 1 < oldest || since > s->rv)
+    ret = sbx_error_says(err, ERANGE,
+                         "too old resource version: %" PRId64 " (the oldest this server can resume from is %" PRId64
+                         "): list again and watch from the list's resourceVersion",
+                         since, oldest - 1);
+  st = stmt(s, ST_CHANGES);
+  if (ret == 0) {
+    rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, since);
+    if (rc == SQLITE_OK && ns) rc = sqlite3_bind_text(st, 3, ns, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && owner != SBX_OWNER_ANY) rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)owner);
+    if (rc != SQLITE_OK) ret = db_fail(s, rc, err, "bind");
+  }
+  while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_object *o = NULL, *e = json_object_new_object();
+    json_object_array_add(arr, e);
+    json_object_object_add(e, "type", json_object_new_string((const char *)sqlite3_column_text(st, 3)));
+    ret = parse_row(st, &o, err);
+    if (ret == 0) ret = annotate_owner(o, (uid_t)sqlite3_column_int64(st, 1), err);
+    json_object_object_add(e, "object", o);
+  }
+  if (ret == 0 && rc != SQLITE_DONE) ret = db_fail(s, rc, err, "read change log");
+  sqlite3_reset(st);
+  unlock(s);
+  if (ret == 0) *out = sbx_steal_ptr(&arr);
+  return ret;
+}
+
+int sbx_store_wait_change(struct sbx_store *s, int64_t after, int timeout_ms) {
+  struct timespec until = sbx_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
+  lock(s);
+  int rc = 0;
+  while (s->rv <= after && rc == 0) rc = pthread_cond_timedwait(&s->changed, &s->lock, &until);
+  bool moved = s->rv > after;
+  unlock(s);
+  return moved ? 1 : 0;
 }
 
 /* ---- id slots -------------------------------------------------------------------- */
