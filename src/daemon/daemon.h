@@ -23,6 +23,8 @@
 #define SBX_ID_BASE 1073741824u /* host ids from 2^30 up: no account uses them (checked) */
 #define SBX_ID_SLOT_SIZE 65536u
 #define SBX_ID_SLOTS 16383u
+/* the host-wide registry of id ranges every sbxd of this host allocates from (store.h) */
+#define SBX_ID_REGISTRY_DIR "/var/lib/sbx-ids"
 #define SBX_API_GROUP "agents.x-k8s.io"
 #define SBX_API_VERSION "agents.x-k8s.io/v1beta1" /* the stored version */
 #define SBX_ANN_OWNER "sbx.x-k8s.io/owner-uid"

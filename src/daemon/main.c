@@ -1,7 +1,8 @@
 /* main.c: sbxd, the daemon. Start-up in order: settings (defaults, /etc/sbx/sbxd.conf, then
  * flags: config.c over the option table below; --check-config stops there), the log files,
- * root check, state directory, store, the host image, helper binaries (sbx-shim, and
- * sbx-init sealed into a memfd once), the host id pool check, the supervisor (re-adopting
+ * root check, state directory, the root's lock and guards (rootguard.h, and that the
+ * sandboxes' ids can reach it), store (with the host-wide id registry), the host image,
+ * helper binaries (sbx-shim, and sbx-init sealed into a memfd once), the host id pool check, the supervisor (re-adopting
  * sandboxes a previous daemon left running), then the socket. SIGTERM/SIGINT stop the
  * daemon and leave every sandbox running: a new sbxd picks them up again; SIGHUP reopens
  * the log files. Readiness (/readyz, and READY=1 to systemd) comes once recovery, the
@@ -38,7 +39,9 @@
 #include "daemon/controller/disk.h"
 #include "daemon/api/api.h"
 #include "image/host.h"
+#include "daemon/store/rootguard.h"
 #include "lib/cleanup.h"
+#include "runtime/idmap.h"
 #include "runtime/seccomp.h"
 
 static void usage(FILE *f) {
@@ -341,7 +344,14 @@ int main(int argc, char **argv) {
   }
   chmod(rootabs, 0711);
   d.root = rootabs;
+  /* one daemon per root (held until exit), and nothing is cleaned up on a lost store */
   char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/sbx.db", rootabs);
+  if (sbx_root_lock(rootabs, &err) < 0 || sbx_store_check_not_lost(path, rootabs, &err) < 0 ||
+      sbx_ids_can_reach(rootabs, SBX_ID_BASE, &err) < 0) {
+    sbx_log(SBX_LOG_ERROR, "%s", err.msg);
+    return 1;
+  }
   snprintf(path, sizeof path, "%s/sandboxes", rootabs);
   if (mkdir_p(path, 0700) < 0) {
     sbx_log(SBX_LOG_ERROR, "cannot create %s: %s", path, strerror(errno));
@@ -354,6 +364,11 @@ int main(int argc, char **argv) {
   }
   if (sbx_policy_apply(&d, &err) < 0) {
     sbx_log(SBX_LOG_ERROR, "%s", err.msg);
+    return 1;
+  }
+  if (mkdir_p(SBX_ID_REGISTRY_DIR, 0700) < 0 ||
+      sbx_store_use_registry(d.store, SBX_ID_REGISTRY_DIR "/ranges.db", &err) < 0) {
+    sbx_log(SBX_LOG_ERROR, "host id ranges: %s", err.errnum ? err.msg : strerror(errno));
     return 1;
   }
   snprintf(path, sizeof path, "%s/images/host", rootabs);

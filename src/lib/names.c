@@ -188,3 +188,28 @@ void sbx_random_hex(char *out, size_t nbytes) {
     for (size_t i = 0; i < nbytes; i++) b[i] = (unsigned char)rand();
   for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
+
+static bool is_alnum(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+static bool qualified_name_part(const char *s, size_t n) {
+  if (n == 0 || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1])) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
+  return true;
+}
+
+bool sbx_is_qualified_name(const char *s) {
+  if (!s) return false;
+  const char *slash = strchr(s, '/');
+  if (!slash) return qualified_name_part(s, strlen(s));
+  size_t pn = (size_t)(slash - s);
+  if (pn == 0 || pn > SBX_DNS_SUBDOMAIN_MAX) return false;
+  char prefix[SBX_DNS_SUBDOMAIN_MAX + 1];
+  memcpy(prefix, s, pn);
+  prefix[pn] = '\0';
+  return sbx_is_dns_subdomain(prefix) && qualified_name_part(slash + 1, strlen(slash + 1));
+}
+
+bool sbx_is_label_value(const char *s) { return s && (!*s || qualified_name_part(s, strlen(s))); }

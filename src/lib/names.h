@@ -25,6 +25,12 @@ bool sbx_is_dns_subdomain(const char *s);
  * escaped and truncated. Returns 0 or -1. */
 int sbx_name_validate_label(const char *name, const char *what, sbx_error_t *err);
 
+/* Label and annotation keys: [prefix/]name, prefix a DNS subdomain, name at most 63 of
+ * [A-Za-z0-9-_.] starting and ending alphanumeric. */
+bool sbx_is_qualified_name(const char *s);
+/* A label value: empty, or at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric. */
+bool sbx_is_label_value(const char *s);
+
 /* Environment variable name as a shell accepts it: [A-Za-z_][A-Za-z0-9_]* . */
 bool sbx_is_env_name(const char *s);
 

@@ -25,3 +25,15 @@ time_t sbx_parse_rfc3339(const char *s) {
     return *rest == '+' ? t - (hh * 3600 + mm * 60) : t + (hh * 3600 + mm * 60);
   return -1;
 }
+
+struct timespec sbx_deadline_ms(clockid_t clock, int timeout_ms) {
+  struct timespec until;
+  clock_gettime(clock, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  return until;
+}

@@ -570,28 +570,6 @@ static int chk_rfc3339(struct vctx *c, json_object *v, const char *path) {
   return verr(c, path, "\"%s\" is not an RFC 3339 date-time (e.g. 2025-06-01T18:00:00Z)", q);
 }
 
-/* Label and annotation keys: [prefix/]name, prefix a DNS subdomain, name at most 63 of
- * [A-Za-z0-9-_.] starting and ending alphanumeric. */
-static bool is_alnum(char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-static bool qualified_name_part(const char *s, size_t n) {
-  if (n == 0 || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1])) return false;
-  for (size_t i = 0; i < n; i++)
-    if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
-  return true;
-}
-static bool is_qualified_name(const char *s) {
-  const char *slash = strchr(s, '/');
-  if (!slash) return qualified_name_part(s, strlen(s));
-  size_t pn = (size_t)(slash - s);
-  if (pn == 0 || pn > 253) return false;
-  char prefix[254];
-  memcpy(prefix, s, pn);
-  prefix[pn] = '\0';
-  return sbx_is_dns_subdomain(prefix) && qualified_name_part(slash + 1, strlen(slash + 1));
-}
-
 static int chk_label_map(struct vctx *c, json_object *v, const char *path, bool labels) {
   if (!json_object_is_type(v, json_type_object))
     return verr(c, path, "expected object, got %s", type_name(v));
@@ -600,14 +578,14 @@ static int chk_label_map(struct vctx *c, json_object *v, const char *path, bool 
     _cleanup_free_ char *kp = join(path, key);
     QBUF;
     quote(key, q, sizeof q);
-    if (!is_qualified_name(key))
+    if (!sbx_is_qualified_name(key))
       return verr(c, kp, "\"%s\" is not a valid key: [prefix/]name, name at most 63 of "
                   "[A-Za-z0-9-_.] starting and ending with a letter or digit", q);
     const char *s;
     if (!val) continue;
     if (get_string(c, val, kp, &s) < 0) return -1;
     total += strlen(key) + strlen(s);
-    if (labels && *s && !qualified_name_part(s, strlen(s))) {
+    if (labels && !sbx_is_label_value(s)) {
       quote(s, q, sizeof q);
       return verr(c, kp, "\"%s\" is not a valid label value: at most 63 of [A-Za-z0-9-_.] "
                   "starting and ending with a letter or digit", q);
@@ -621,6 +599,10 @@ static int chk_labels(struct vctx *c, json_object *v, const char *path) {
 }
 static int chk_annotations(struct vctx *c, json_object *v, const char *path) {
   return chk_label_map(c, v, path, false);
+}
+
+static bool is_alnum(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
 }
 
 /* Keys of Secret/ConfigMap data: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */

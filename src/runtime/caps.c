@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -166,4 +169,10 @@ int sbx_caps_apply(uint64_t keep, sbx_error_t *err) {
   hdr.pid = 0;
   if (syscall(SYS_capset, &hdr, data) < 0) return sbx_error_sys(err, "caps: capset");
   return 0;
+}
+
+void sbx_die_with_parent(int parent_end) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(125);
+  struct pollfd p = {.fd = parent_end, .events = POLLRDHUP};
+  if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR))) _exit(0);
 }

@@ -25,4 +25,11 @@ const char *sbx_caps_name(int c);
  * Needs CAP_SETPCAP (held by root of a fresh user namespace). */
 int sbx_caps_apply(uint64_t keep, sbx_error_t *err);
 
+/* Make the calling child die (SIGKILL) when its parent does. Call it only AFTER the last
+ * change of credentials: the kernel clears the parent-death signal on every change of
+ * uid, gid or capabilities (commit_creds), so set before a setresuid it is silently gone.
+ * `parent_end` is a pipe or socket whose other end only the parent holds: if the parent
+ * died before the signal was set, it has hung up and the child exits at once. */
+void sbx_die_with_parent(int parent_end);
+
 #endif

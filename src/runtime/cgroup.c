@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -865,10 +866,32 @@ static bool has_subdir(int dirfd) {
   return found;
 }
 
+/* Making a person's group with a sandbox in it, and removing a group its last sandbox left,
+ * take turns host-wide (every shim of every daemon), so a group is never removed between
+ * its making and its first sandbox's: a lock file in /run, or none where /run has no room
+ * (the retry in sbx_cgroup_create_in_group still covers that case). */
+#define GROUPS_LOCK "/run/sbx-cgroup-groups.lock"
+static int groups_lock(void) {
+  int fd = open(GROUPS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+static void groups_unlock(int fd) {
+  if (fd >= 0) close(fd);
+}
+
 void sbx_cgroup_group_release(const char *mountinfo_path, const char *fsroot, const char *path) {
   struct sbx_cgroup *cg;
   sbx_error_t ignored;
-  if (group_open(mountinfo_path, fsroot, path, false, &cg, &ignored) < 0) return;
+  int lock = groups_lock();
+  if (group_open(mountinfo_path, fsroot, path, false, &cg, &ignored) < 0) {
+    groups_unlock(lock);
+    return;
+  }
   for (size_t i = 0; i < cg->ndirs; i++) {
     struct cg_dir *d = &cg->dirs[i];
     if (has_subdir(d->fd)) break; /* a sandbox is (or is being made) there */
@@ -877,6 +900,7 @@ void sbx_cgroup_group_release(const char *mountinfo_path, const char *fsroot, co
     if (unlinkat(d->parent_fd, cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) break;
   }
   sbx_cgroup_free(cg);
+  groups_unlock(lock);
 }
 
 int sbx_cgroup_create_in_group(const char *mountinfo_path, const char *fsroot, const char *parent,
@@ -884,10 +908,13 @@ int sbx_cgroup_create_in_group(const char *mountinfo_path, const char *fsroot, c
                                const struct sbx_cgroup_limits *limits, struct sbx_cgroup **out,
                                sbx_error_t *err) {
   for (int tries = 0;; tries++) {
-    if (group_limits && sbx_cgroup_group_ensure(mountinfo_path, fsroot, parent, group_limits, err) < 0) return -1;
-    if (sbx_cgroup_create(mountinfo_path, fsroot, parent, name, limits, out, err) == 0) return 0;
-    /* ENOENT: the group was released between the two steps (its last sandbox ended) */
-    if (!group_limits || err->errnum != ENOENT || tries == 2) return -1;
+    int lock = group_limits ? groups_lock() : -1;
+    int r = group_limits ? sbx_cgroup_group_ensure(mountinfo_path, fsroot, parent, group_limits, err) : 0;
+    if (r == 0) r = sbx_cgroup_create(mountinfo_path, fsroot, parent, name, limits, out, err);
+    groups_unlock(lock);
+    if (r == 0) return 0;
+    /* ENOENT: the group was released meanwhile (its last sandbox ended; only without the lock) */
+    if (!group_limits || err->errnum != ENOENT || tries == 4) return -1;
     sbx_error_clear(err);
   }
 }

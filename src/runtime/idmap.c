@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,4 +68,51 @@ int sbx_userns_make(const struct sbx_idmap_line *uids, size_t nuids,
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
   }
   return fd;
+}
+
+int sbx_ids_can_reach(const char *dir, uint32_t id, sbx_error_t *err) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return sbx_error_sys(err, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return sbx_error_sys(err, "fork");
+  }
+  if (pid == 0) {
+    close(p[0]);
+    if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0) _exit(2);
+    char prefix[4096];
+    size_t n = strlen(dir);
+    for (size_t i = 0; i < n && i < sizeof prefix; i++) {
+      if (i > 0 && dir[i] != '/') continue;
+      size_t len = i == 0 ? 1 : i; /* "/" first, then each parent in turn */
+      memcpy(prefix, dir, len);
+      prefix[len] = '\0';
+      if (access(prefix, X_OK) < 0) {
+        if (write(p[1], prefix, len) < 0) _exit(2);
+        _exit(1);
+      }
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  char bad[4096];
+  ssize_t n;
+  do n = read(p[0], bad, sizeof bad - 1);
+  while (n < 0 && errno == EINTR);
+  close(p[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  if (n <= 0) return sbx_error_says(err, EIO, "cannot check which directories the sandboxes' ids can search");
+  bad[n] = '\0';
+  struct stat st;
+  if (stat(bad, &st) < 0) return sbx_error_sys(err, "stat %s", bad);
+  return sbx_error_says(err, EACCES,
+                       "%s (mode %04o, owner uid %u) cannot be searched by the sandboxes' host ids (%u and "
+                       "up): every directory above the state directory %s must let others through "
+                       "(chmod o+x %s), or choose a --root under such directories",
+                       bad, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)id, dir, bad);
 }

@@ -24,4 +24,10 @@ int sbx_idmap_write(pid_t pid, const struct sbx_idmap_line *uids, size_t nuids,
 int sbx_userns_make(const struct sbx_idmap_line *uids, size_t nuids,
                     const struct sbx_idmap_line *gids, size_t ngids, sbx_error_t *err);
 
+/* Can host id `id` (as uid and gid, no groups) search every directory above `dir` ("/"
+ * down to dir's parent)? The kernel checks those as the sandbox's ids when the overlay is
+ * mounted, and only says "Permission denied". 0, or -1 with err naming the first directory
+ * that is not searchable, its mode and owner, and what to do. Forks a child to ask. */
+int sbx_ids_can_reach(const char *dir, uint32_t id, sbx_error_t *err);
+
 #endif

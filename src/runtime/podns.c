@@ -3,7 +3,9 @@
  * The order: clone with the four new namespaces, the child blocks on a pipe; the parent
  * writes the id maps (root of the host, as for a sandbox), then lets it go; the child sets
  * the hostname, brings loopback up, drops every capability (bounding set included) and
- * answers "ok" (or an error text) before it pauses for good. */
+ * answers "ok" (or an error text) before it pauses for good. Its parent-death signal is
+ * set after it became root of the namespace: set before, the id change cleared it and a
+ * holder outlived a killed shim forever. */
 #include "runtime/podns.h"
 
 #include <errno.h>
@@ -32,15 +34,15 @@ static void holder_fail(int fd, const char *what) {
   _exit(125);
 }
 
-static void holder_main(const char *hostname, int go, int report, pid_t parent) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) holder_fail(report, "pdeathsig");
-  if (getppid() != parent) _exit(0);
+static void holder_main(const char *hostname, int go, int report) {
   char c;
   ssize_t n;
   do n = read(go, &c, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(0);
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) holder_fail(report, "become root of the pod's user namespace");
+  /* after the ids changed (they clear it), while the parent still holds `go` open */
+  sbx_die_with_parent(go);
   if (hostname && *hostname && sethostname(hostname, strlen(hostname)) < 0) holder_fail(report, "sethostname");
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   struct ifreq ifr = {0};
@@ -77,13 +79,12 @@ int sbx_pod_holder_start(const char *hostname, uint32_t host_id_base, uint32_t i
     close(go[1]);
     return sbx_error_sys(err, "pipe");
   }
-  pid_t parent = getpid();
   int flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (pid == 0) {
     close(go[1]);
     close(rep[0]);
-    holder_main(hostname, go[0], rep[1], parent);
+    holder_main(hostname, go[0], rep[1]);
   }
   int saved = errno;
   close(go[0]);

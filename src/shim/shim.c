@@ -248,6 +248,13 @@ static int wait_for_claim(struct shim *s, sbx_error_t *err) {
   return 1;
 }
 
+/* Nothing was started: what was read for it goes. */
+static int start_failed(struct sbx_seccomp_prog *prog, int state_dirfd) {
+  if (prog) sbx_seccomp_prog_free(prog);
+  close(state_dirfd);
+  return -1;
+}
+
 static int start(struct shim *s, sbx_error_t *err) {
   json_object *spec = s->spec;
   struct sbx_sandbox_config c = {0};
@@ -257,7 +264,8 @@ static int start(struct shim *s, sbx_error_t *err) {
   c.state_dirfd = open(s->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (c.state_dirfd < 0) return sbx_error_sys(err, "open %s", s->state_dir);
   c.init_fd = INIT_FD;
-  c.seccomp = read_seccomp(err);
+  struct sbx_seccomp_prog *prog = read_seccomp(err);
+  c.seccomp = prog;
   c.configure_late = configure_late;
   if (spare) {
     c.host_id_base = (uint32_t)sbx_json_int(spec, "hostIdBase", 0);
@@ -265,7 +273,7 @@ static int start(struct shim *s, sbx_error_t *err) {
     c.cgroup_parent = sbx_json_str(spec, "cgroupParent") ?: "sbx";
     c.group_limits = shim_group_limits(spec, &spec_group_limits) ? &spec_group_limits : NULL;
     c.limits.pids_limit = sbx_json_int(spec, "pidsLimit", 4096);
-    if (sbx_sandbox_prepare(&c, &s->sb, err) < 0) return -1;
+    if (sbx_sandbox_prepare(&c, &s->sb, err) < 0) return start_failed(prog, c.state_dirfd);
     /* the claim replaces s->spec: keep what c points into alive until the end */
     s->spare_spec = s->spec;
     s->spec = NULL;
@@ -274,21 +282,29 @@ static int start(struct shim *s, sbx_error_t *err) {
       sbx_sandbox_abort(&s->sb);
       shim_group_release(s->spare_spec);
       s->client = -1;
-      return r == 0 ? sbx_error_set(err, 0, "the daemon went away before claiming this spare") : -1;
+      if (r == 0) sbx_error_set(err, 0, "the daemon went away before claiming this spare");
+      return start_failed(prog, c.state_dirfd);
     }
     spec = s->spec;
   }
-  if (config_from_spec(spec, &c, err) < 0) return -1;
+  if (config_from_spec(spec, &c, err) < 0) return start_failed(prog, c.state_dirfd);
   /* a spare prepared in another person's group (the pool makes the next spare in the group
    * of the last one to claim) moves to its claimer's before anything runs in it */
   if (spare && strcmp(c.cgroup_parent, sbx_json_str(s->spare_spec, "cgroupParent") ?: "sbx") != 0) {
-    if (sbx_sandbox_move_cgroup(&c, &s->sb, err) < 0) return sbx_error_prefix(err, "move the spare to its cgroup");
+    if (sbx_sandbox_move_cgroup(&c, &s->sb, err) < 0) {
+      sbx_error_prefix(err, "move the spare to its cgroup");
+      return start_failed(prog, c.state_dirfd);
+    }
     shim_group_release(s->spare_spec);
   }
-  struct sbx_seccomp_prog *prog = (struct sbx_seccomp_prog *)c.seccomp;
   struct sbx_volume *v = (struct sbx_volume *)c.volumes;
   int inside[3] = {-1, -1, -1}, outside[3] = {-1, -1, -1};
-  if (!c.tty && make_pipes(s, sbx_json_bool(spec, "stdin", 0), inside, outside, err) < 0) return -1;
+  if (!c.tty && make_pipes(s, sbx_json_bool(spec, "stdin", 0), inside, outside, err) < 0) {
+    free(v);
+    free((void *)c.argv);
+    free((void *)c.envp);
+    return start_failed(prog, c.state_dirfd);
+  }
   for (int i = 0; i < 3; i++) c.stdio[i] = inside[i];
 
   int r;

@@ -60,7 +60,9 @@ def private_daemon(*args, small_fs=True):
         subprocess.run(["/sbin/mkfs.ext4", "-q", "-F", "-m", "0", str(img)], check=True)
         (tmp / "root").mkdir(mode=0o711)
         subprocess.run(["mount", "-o", "loop", str(img), str(tmp / "root")], check=True)
-    d = Daemon(build_dir(), tmp, list(args))
+    # the per-person storage quota (half the file system by default) would answer before
+    # the free-space admission these tests attack: it is tested in test_attacks_resources.py
+    d = Daemon(build_dir(), tmp, ["--quota-storage", "none", *args])
     try:
         d.start()
         yield d

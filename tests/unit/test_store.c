@@ -41,8 +41,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   sbx_store_close(f->s);
-  const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-  for (size_t i = 0; i < 4; i++) {
+  const char *suffixes[] = {"", "-wal", "-shm", "-journal", ".reserve"};
+  for (size_t i = 0; i < 5; i++) {
     char p[160];
     snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
     unlink(p);
@@ -318,7 +318,7 @@ static void test_idslots(void **state) {
   /* Exhausted. */
   slot = 99;
   assert_int_equal(sbx_store_idslot_alloc(f->s, "dave/d", 3, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(slot, 99);
   /* An existing holder still gets its slot when the pool is full. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "carol/c", 3, &slot, &err), 0);
@@ -341,7 +341,7 @@ static void test_idslots(void **state) {
   assert_int_equal(slot, 1);
   /* No pool at all. */
   assert_int_equal(sbx_store_idslot_alloc(f->s, "hank/h", 0, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "", 5, &slot, &err), -1);
   assert_int_equal(err.errnum, EINVAL);
 }
@@ -357,7 +357,7 @@ static void test_idslots_large_pool(void **state) {
     assert_int_equal(slot, i);
   }
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), -1);
-  assert_int_equal(err.errnum, ENOSPC);
+  assert_int_equal(err.errnum, EUSERS);
   assert_int_equal(sbx_store_idslot_release(f->s, "h137", &err), 0);
   assert_int_equal(sbx_store_idslot_alloc(f->s, "extra", 200, &slot, &err), 0);
   assert_int_equal(slot, 137);
@@ -446,7 +446,7 @@ static void test_file_mode_and_wal(void **state) {
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(q, 0), 1);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -552,6 +552,158 @@ static void test_error_message_escapes_name(void **state) {
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+static void remove_db(const char *path) {
+  const char *suffixes[] = {"", "-wal", "-shm", "-journal", ".reserve"};
+  for (size_t i = 0; i < 5; i++) {
+    char p[200];
+    snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+    unlink(p);
+  }
+}
+
+/* Two stores (two daemons' roots) on one registry never hold the same slot, and the
+ * slots of a store whose database is gone come back at the next daemon's start. */
+static void test_registry_host_wide(void **state) {
+  struct fixture *f = *state;
+  sbx_error_t err = {0};
+  char reg[200], dirb[160], pathb[200];
+  snprintf(reg, sizeof reg, "%s/registry.db", f->dir);
+  snprintf(dirb, sizeof dirb, "%s/b", f->dir);
+  snprintf(pathb, sizeof pathb, "%s/state.db", dirb);
+  assert_int_equal(mkdir(dirb, 0700), 0);
+  struct sbx_store *b = NULL;
+  if (sbx_store_open(pathb, &b, &err) < 0) fail_msg("open b: %s", err.msg);
+  assert_int_equal(sbx_store_use_registry(f->s, reg, &err), 0);
+  assert_int_equal(sbx_store_use_registry(b, reg, &err), 0);
+  uint32_t slot = 99;
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a1", 3, &slot, &err), 0);
+  assert_int_equal(slot, 0);
+  assert_int_equal(sbx_store_idslot_alloc(b, "b1", 3, &slot, &err), 0);
+  assert_int_equal(slot, 1);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a2", 3, &slot, &err), 0);
+  assert_int_equal(slot, 2);
+  assert_int_equal(sbx_store_idslot_alloc(b, "b2", 3, &slot, &err), -1);
+  assert_int_equal(err.errnum, EUSERS);
+  /* b's root is removed: its slot is free again once a daemon starts */
+  sbx_store_close(b);
+  remove_db(pathb);
+  assert_int_equal(rmdir(dirb), 0);
+  assert_int_equal(sbx_store_use_registry(f->s, reg, &err), 0);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a3", 3, &slot, &err), 0);
+  assert_int_equal(slot, 1);
+  /* a release frees the slot host-wide */
+  assert_int_equal(sbx_store_idslot_release(f->s, "a1", &err), 0);
+  assert_int_equal(sbx_store_idslot_alloc(f->s, "a4", 3, &slot, &err), 0);
+  assert_int_equal(slot, 0);
+  sbx_store_close(f->s);
+  f->s = NULL;
+  remove_db(reg);
+}
+
+static const char *rv_of(json_object *o) {
+  json_object *meta = NULL, *v = NULL;
+  assert_true(json_object_object_get_ex(o, "metadata", &meta));
+  assert_true(json_object_object_get_ex(meta, "resourceVersion", &v));
+  return json_object_get_string(v);
+}
+
+/* Every write takes the next resourceVersion; a conditional update at a stale one is
+ * refused (ESTALE) and changes nothing; the change log replays writes in order and says
+ * ERANGE for a version older than it keeps. */
+static void test_resource_versions_and_changes(void **state) {
+  struct fixture *f = *state;
+  sbx_error_t err = {0};
+  int64_t start = sbx_store_revision(f->s);
+  json_object *o = sandbox("rv", "one");
+  assert_int_equal(sbx_store_create(f->s, "Sandbox", "default", "rv", 1000, o, &err), 0);
+  char first[24];
+  snprintf(first, sizeof first, "%s", rv_of(o));
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, first, &err), 0);
+  assert_string_not_equal(rv_of(o), first);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, first, &err), -1);
+  assert_int_equal(err.errnum, ESTALE);
+  assert_non_null(strstr(err.msg, "has been modified"));
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "rv", 1000, o, "12x", &err), -1);
+  assert_int_equal(err.errnum, EINVAL);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "nope", 1000, o, first, &err), -1);
+  assert_int_equal(err.errnum, ENOENT);
+  json_object *got = NULL;
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "rv", 1000, &got, NULL, &err), 0);
+  assert_string_equal(rv_of(got), rv_of(o));
+  json_object_put(got);
+  json_object *other = sandbox("theirs", "x");
+  assert_int_equal(sbx_store_create(f->s, "Sandbox", "default", "theirs", 2000, other, &err), 0);
+  json_object_put(other);
+  assert_int_equal(sbx_store_delete(f->s, "Sandbox", "default", "rv", 1000, &err), 0);
+  json_object_put(o);
+
+  json_object *ch = NULL;
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, start, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 3); /* uid 2000's create is not uid 1000's */
+  const char *types[] = {"ADDED", "MODIFIED", "DELETED"};
+  for (size_t i = 0; i < 3; i++) {
+    json_object *e = json_object_array_get_idx(ch, i), *t = NULL;
+    assert_true(json_object_object_get_ex(e, "type", &t));
+    assert_string_equal(json_object_get_string(t), types[i]);
+  }
+  json_object_put(ch);
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, SBX_OWNER_ANY, start, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 4);
+  json_object_put(ch);
+  assert_int_equal(sbx_store_wait_change(f->s, sbx_store_revision(f->s), 10), 0);
+  assert_int_equal(sbx_store_wait_change(f->s, start, 10), 1);
+
+  /* push the first writes out of the history */
+  for (int i = 0; i < SBX_STORE_HISTORY; i++) {
+    json_object *c = sandbox("churn", "x");
+    assert_int_equal(sbx_store_update(f->s, "Sandbox", "default", "theirs", 2000, c, &err), 0);
+    json_object_put(c);
+  }
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, start, &ch, &err), -1);
+  assert_int_equal(err.errnum, ERANGE);
+  assert_non_null(strstr(err.msg, "too old resource version"));
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, sbx_store_revision(f->s) + 5, &ch, &err), -1);
+  assert_int_equal(err.errnum, ERANGE);
+  assert_int_equal(sbx_store_changes(f->s, "Sandbox", NULL, 1000, sbx_store_revision(f->s) - 3, &ch, &err), 0);
+  assert_int_equal(json_object_array_length(ch), 0);
+  json_object_put(ch);
+}
+
+/* A database written by the sbxd before resourceVersions (schema 1) opens: its objects get
+ * versions in the order they were written, and new writes go on from there. */
+static void test_migration_from_schema_1(void **state) {
+  struct fixture *f = *state;
+  sbx_store_close(f->s);
+  f->s = NULL;
+  unlink(f->path);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  const char *v1 = "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
+                   "INSERT INTO schema_version VALUES (1, 1);"
+                   "CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+                   " owner INTEGER NOT NULL, json TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,"
+                   " PRIMARY KEY (kind, namespace, name, owner));"
+                   "CREATE TABLE idslots (slot INTEGER PRIMARY KEY, holder TEXT NOT NULL UNIQUE);"
+                   "INSERT INTO objects VALUES ('Sandbox', 'default', 'old1', 1000,"
+                   " '{\"metadata\":{\"name\":\"old1\"}}', 'x', 'x');"
+                   "INSERT INTO objects VALUES ('Sandbox', 'default', 'old2', 1000,"
+                   " '{\"metadata\":{\"name\":\"old2\"}}', 'x', 'x');";
+  assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  sbx_error_t err = {0};
+  if (sbx_store_open(f->path, &f->s, &err) < 0) fail_msg("open: %s", err.msg);
+  json_object *a = NULL, *b = NULL;
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "old1", 1000, &a, NULL, &err), 0);
+  assert_int_equal(sbx_store_get(f->s, "Sandbox", "default", "old2", 1000, &b, NULL, &err), 0);
+  assert_string_equal(rv_of(a), "1");
+  assert_string_equal(rv_of(b), "2");
+  assert_int_equal(sbx_store_revision(f->s), 2);
+  assert_int_equal(sbx_store_update_if(f->s, "Sandbox", "default", "old1", 1000, a, "1", &err), 0);
+  assert_string_equal(rv_of(a), "3");
+  json_object_put(a);
+  json_object_put(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_crud_two_owners),     T(test_errors),
@@ -559,10 +711,11 @@ int main(void) {
       T(test_list),                T(test_list_keeps_annotations),
       T(test_idslots),             T(test_idslots_large_pool),
       T(test_idslots_threads),
-      T(test_persistence),         T(test_file_mode_and_wal),
+      T(test_persistence), T(test_registry_host_wide),         T(test_file_mode_and_wal),
       T(test_existing_file_tightened), T(test_newer_schema_refused),
       T(test_open_errors),         T(test_sql_looking_names),
-      T(test_error_message_escapes_name),
+      T(test_error_message_escapes_name), T(test_resource_versions_and_changes),
+      T(test_migration_from_schema_1),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

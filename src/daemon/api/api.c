@@ -6,7 +6,8 @@
  * it is parsed), parses the path
  * (/api/v1/... and /apis/GROUP/VERSION/...) and hands the request to the resource's
  * handler from the route table; each resource lives in a file of its own (api_*.c), and
- * the answers they share are in http.c. The routes are listed in docs/protocol.md. */
+ * the answers they share are in http.c. Query parameters are checked first (query.c),
+ * for both entries: HTTP and the stream protocol's `api` operation. The routes are listed in docs/protocol.md. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/api/http.h"
 #include "daemon/api/api.h"
+#include "daemon/api/query.h"
 #include "lib/cleanup.h"
 #include "lib/names.h"
 #include "lib/wire.h"
@@ -91,6 +93,8 @@ static int route(struct sbx_http_req *r, char *path) {
   const char *resource = p[i];
   r->name = i + 1 < n ? p[i + 1] : NULL;
   r->subresource = i + 2 < n ? p[i + 2] : NULL;
+  int answered;
+  if (sbx_query_check(r, &answered) < 0) return answered;
   for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++)
     if (strcmp(routes[k].group, group) == 0 && strcmp(routes[k].resource, resource) == 0 &&
         version_served(group, version))
@@ -100,6 +104,8 @@ static int route(struct sbx_http_req *r, char *path) {
 
 /* One request, from either entry: /version, /metrics, the health checks or a resource route. */
 static void serve(struct sbx_http_req *req, const char *url) {
+  int answered;
+  if ((strcmp(url, "/metrics") == 0 || strcmp(url, "/version") == 0) && sbx_query_check(req, &answered) < 0) return;
   if (strcmp(url, "/metrics") == 0) {
     sbx_api_prometheus(req);
     return;

@@ -6,6 +6,9 @@
  *   POST   /api/v1/namespaces/NS/{secrets,configmaps}                 create (201; 409 AlreadyExists)
  *   PUT    /api/v1/namespaces/NS/{secrets,configmaps}/NAME            replace (200), or create (201)
  *   DELETE /api/v1/namespaces/NS/{secrets,configmaps,persistentvolumeclaims}/NAME
+ *   DELETE /api/v1/[namespaces/NS/]{secrets,configmaps,persistentvolumeclaims}   selected ones
+ * Query parameters (selectors, paging, watch, dryRun) are honoured as query.c says; a
+ * replace naming metadata.resourceVersion happens only at that version (else 409).
  *
  * One generic CRUD serves every kind, driven by a small table (struct core_kind): what
  * differs is only whether the kind may be written through the API (PVCs are made from a
@@ -25,6 +28,7 @@
 #include <string.h>
 
 #include "daemon/api/http.h"
+#include "daemon/api/query.h"
 #include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "lib/base64.h"
@@ -61,6 +65,33 @@ static const struct core_kind k_secret = {"Secret", "SecretList", "secrets", tru
 static const struct core_kind k_configmap = {"ConfigMap", "ConfigMapList", "configmaps", true, remove_stored};
 static const struct core_kind k_pvc = {"PersistentVolumeClaim", "PersistentVolumeClaimList",
                                        "persistentvolumeclaims", false, remove_pvc};
+
+/* a delete, under the lock every read-modify-write of objects holds */
+static int remove_locked(const struct sbx_http_req *r, const struct core_kind *k, sbx_error_t *err) {
+  pthread_mutex_lock(&r->d->objects_lock);
+  int rc = k->remove(r, k, err);
+  pthread_mutex_unlock(&r->d->objects_lock);
+  return rc;
+}
+static int remove_secret(const struct sbx_http_req *r, sbx_error_t *err) { return remove_locked(r, &k_secret, err); }
+static int remove_configmap(const struct sbx_http_req *r, sbx_error_t *err) {
+  return remove_locked(r, &k_configmap, err);
+}
+static int remove_pvc_locked(const struct sbx_http_req *r, sbx_error_t *err) { return remove_locked(r, &k_pvc, err); }
+
+static json_object *served_listed(const struct sbx_http_req *r, json_object *stored) {
+  (void)r;
+  return sbx_http_served(stored, SBX_OWNER_ANY, NULL);
+}
+
+static const char *const fields[] = {"metadata.name", "metadata.namespace", NULL};
+static const char *const secret_fields[] = {"metadata.name", "metadata.namespace", "type", NULL};
+static const struct sbx_query_kind q_secret = {"Secret", "SecretList", "secrets", "v1", secret_fields, served_listed,
+                                               remove_secret};
+static const struct sbx_query_kind q_configmap = {"ConfigMap", "ConfigMapList", "configmaps", "v1", fields,
+                                                  served_listed, remove_configmap};
+static const struct sbx_query_kind q_pvc = {"PersistentVolumeClaim", "PersistentVolumeClaimList",
+                                            "persistentvolumeclaims", "v1", fields, served_listed, remove_pvc_locked};
 
 /* What a Secret or ConfigMap body must be before anything changes: 0, or -1 with the
  * answer given (400 for a body that does not belong at this URL, 422 for an invalid one). */
@@ -149,6 +180,9 @@ static int write_object(const struct sbx_http_req *r, const struct core_kind *k)
   _cleanup_json_ json_object *body = sbx_http_body_json(r, &answered);
   if (!body) return answered;
   if (validate_object(r, k, body, &answered) < 0) return answered;
+  char rv[40];
+  snprintf(rv, sizeof rv, "%s", sbx_json_str(sbx_json_path(body, "metadata"), "resourceVersion") ?: "");
+  bool dry = sbx_query_dry_run(r);
   struct sbx_http_req named = *r;
   named.name = sbx_json_str(sbx_json_path(body, "metadata"), "name");
   sbx_error_t err = {0};
@@ -161,6 +195,8 @@ static int write_object(const struct sbx_http_req *r, const struct core_kind *k)
   } else if (exists && strcmp(r->method, "POST") == 0) {
     err.errnum = EEXIST;
     rc = sbx_http_error(&named, k->what, &err);
+  } else if (sbx_query_precondition(&named, rv, old, &answered) < 0) {
+    rc = answered;
   } else if (!(obj = stored_form(&named, k, body, old, &answered))) {
     rc = answered;
   } else if (exists && sbx_json_bool(old, "immutable", 0) &&
@@ -174,8 +210,9 @@ static int write_object(const struct sbx_http_req *r, const struct core_kind *k)
              .object_bytes = (int64_t)sbx_object_data_bytes(obj, k == &k_secret) -
                              (exists ? (int64_t)sbx_object_data_bytes(old, k == &k_secret) : 0)}, &err) < 0) {
     rc = sbx_http_error(&named, k->what, &err);
-  } else if ((exists ? sbx_store_update : sbx_store_create)(r->d->store, k->kind, r->ns, named.name, r->who->uid,
-                                                            obj, &err) < 0) {
+  } else if (!dry && (exists ? sbx_store_update_if(r->d->store, k->kind, r->ns, named.name, r->who->uid, obj,
+                                                    *rv ? rv : NULL, &err)
+                              : sbx_store_create(r->d->store, k->kind, r->ns, named.name, r->who->uid, obj, &err)) < 0) {
     rc = sbx_http_error(&named, k->what, &err);
   } else {
     _cleanup_json_ json_object *out = sbx_http_served(obj, r->who->uid, NULL);
@@ -185,21 +222,7 @@ static int write_object(const struct sbx_http_req *r, const struct core_kind *k)
   return rc;
 }
 
-static int answer_list(const struct sbx_http_req *r, const struct core_kind *k) {
-  int answered;
-  uid_t owner;
-  if (sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
-  sbx_error_t err = {0};
-  _cleanup_json_ json_object *items = NULL;
-  if (sbx_store_list(r->d->store, k->kind, r->ns, owner, &items, &err) < 0) return sbx_http_error(r, k->what, &err);
-  json_object *out = json_object_new_array();
-  for (size_t i = 0; i < json_object_array_length(items); i++)
-    json_object_array_add(out, sbx_http_served(json_object_array_get_idx(items, i), SBX_OWNER_ANY, NULL));
-  _cleanup_json_ json_object *list = sbx_http_list("v1", k->list_kind, out);
-  return sbx_http_json(r, 200, list);
-}
-
-static int core_crud(const struct sbx_http_req *r, const struct core_kind *k) {
+static int core_crud(const struct sbx_http_req *r, const struct core_kind *k, const struct sbx_query_kind *q) {
   sbx_error_t err = {0};
   char msg[400];
   if (r->name && !sbx_is_dns_subdomain(r->name)) {
@@ -215,9 +238,10 @@ static int core_crud(const struct sbx_http_req *r, const struct core_kind *k) {
     return sbx_http_status(r, 405, "MethodNotAllowed", msg);
   }
   if (!r->name) {
-    if (strcmp(r->method, "GET") == 0) return answer_list(r, k);
+    if (strcmp(r->method, "GET") == 0) return sbx_query_answer_list(r, q);
     if (strcmp(r->method, "POST") == 0 && r->ns) return write_object(r, k);
-    return sbx_http_status(r, 405, "MethodNotAllowed", "use GET, or POST in a namespace, on a collection");
+    if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_collection(r, q);
+    return sbx_http_status(r, 405, "MethodNotAllowed", "use GET, DELETE, or POST in a namespace, on a collection");
   }
   if (!r->ns) return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
   if (strcmp(r->method, "GET") == 0) {
@@ -228,17 +252,10 @@ static int core_crud(const struct sbx_http_req *r, const struct core_kind *k) {
     return sbx_http_json(r, 200, out);
   }
   if (strcmp(r->method, "PUT") == 0) return write_object(r, k);
-  if (strcmp(r->method, "DELETE") == 0) {
-    pthread_mutex_lock(&r->d->objects_lock);
-    int rc = k->remove(r, k, &err);
-    pthread_mutex_unlock(&r->d->objects_lock);
-    if (rc < 0) return sbx_http_error(r, k->what, &err);
-    snprintf(msg, sizeof msg, "%s \"%s\" deleted", k->what, r->name);
-    return sbx_http_status(r, 200, "Deleted", msg);
-  }
+  if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_one(r, q);
   return sbx_http_status(r, 405, "MethodNotAllowed", "method not allowed here");
 }
 
-int sbx_api_secrets(const struct sbx_http_req *r) { return core_crud(r, &k_secret); }
-int sbx_api_configmaps(const struct sbx_http_req *r) { return core_crud(r, &k_configmap); }
-int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r) { return core_crud(r, &k_pvc); }
+int sbx_api_secrets(const struct sbx_http_req *r) { return core_crud(r, &k_secret, &q_secret); }
+int sbx_api_configmaps(const struct sbx_http_req *r) { return core_crud(r, &k_configmap, &q_configmap); }
+int sbx_api_persistentvolumeclaims(const struct sbx_http_req *r) { return core_crud(r, &k_pvc, &q_pvc); }

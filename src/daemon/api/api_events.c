@@ -4,13 +4,16 @@
  * Events are not stored as objects of their own: each sandbox keeps its last 50 in its
  * bookkeeping (the daemon's: Created, Scheduled, FailedScheduling, Killing, BackOff…) and
  * its shim writes the containers' in status.json (Pulled, Created, Started, BackOff…).
- * This merges both, oldest first. `fieldSelector=involvedObject.name=NAME` (kubectl's
- * form; `,involvedObject.kind=Sandbox` may follow) narrows it to one sandbox. */
+ * This merges both, oldest first. fieldSelector narrows it (kubectl describe sends
+ * `involvedObject.name=NAME[,involvedObject.kind=Sandbox]`; the fields below may be
+ * named), labelSelector too (events have no labels), and limit/continue page it. Events
+ * are not kept as changes, so they cannot be watched (400). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/api/http.h"
+#include "daemon/api/query.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
@@ -52,29 +55,29 @@ static int by_time(const void *a, const void *b) {
   return strcmp(sbx_json_str(x, "lastTimestamp") ?: "", sbx_json_str(y, "lastTimestamp") ?: "");
 }
 
-/* "involvedObject.name=NAME[,involvedObject.kind=Sandbox]" -> NAME, into buf; NULL if none */
-static const char *selected_name(const char *sel, char *buf, size_t n) {
-  const char *p = sel ? strstr(sel, "involvedObject.name=") : NULL;
-  if (!p) return NULL;
-  p += strlen("involvedObject.name=");
-  size_t len = strcspn(p, ",");
-  if (len >= n) len = n - 1;
-  memcpy(buf, p, len);
-  buf[len] = '\0';
-  return buf;
-}
+static const char *const fields[] = {"involvedObject.name", "involvedObject.kind", "involvedObject.namespace",
+                                     "metadata.name",       "metadata.namespace",  "type",
+                                     "reason",              NULL};
 
 int sbx_api_events(const struct sbx_http_req *r) {
   if (strcmp(r->method, "GET") != 0 || r->name)
     return sbx_http_status(r, 405, "MethodNotAllowed", "events can only be listed");
+  if (sbx_query_watching(r) || sbx_http_query(r, "allowWatchBookmarks") ||
+      sbx_http_query(r, "timeoutSeconds"))
+    return sbx_http_status(r, 400, "BadRequest", "events cannot be watched: list them again");
   sbx_error_t err = {0};
   int answered;
   uid_t owner;
   if (sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
+  struct sbx_query_filter f;
+  if (sbx_query_filter(r, fields, &f, &answered) < 0) return answered;
   _cleanup_json_ json_object *all = NULL;
-  if (sbx_store_list(r->d->store, "Sandbox", r->ns, owner, &all, &err) < 0) return sbx_http_error(r, "events", &err);
-  char want[256];
-  const char *only = selected_name(sbx_http_query(r, "fieldSelector"), want, sizeof want);
+  int64_t rv = 0;
+  if (sbx_store_list_at(r->d->store, "Sandbox", r->ns, owner, &all, &rv, &err) < 0) {
+    sbx_query_filter_free(&f);
+    return sbx_http_error(r, "events", &err);
+  }
+  const char *only = sbx_selector_equal_value(&f.fields, "involvedObject.name");
   json_object *items = json_object_new_array();
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i);
@@ -84,6 +87,12 @@ int sbx_api_events(const struct sbx_http_req *r) {
     add_events(items, sbx_json_path(rt, "events"), o, "sbx-shim", 's');
   }
   json_object_array_sort(items, by_time);
-  _cleanup_json_ json_object *list = sbx_http_list("v1", "EventList", items);
-  return sbx_http_json(r, 200, list);
+  json_object *selected = json_object_new_array();
+  for (size_t i = 0; i < json_object_array_length(items); i++) {
+    json_object *e = json_object_array_get_idx(items, i);
+    if (sbx_query_filter_match(&f, e)) json_object_array_add(selected, json_object_get(e));
+  }
+  json_object_put(items);
+  sbx_query_filter_free(&f);
+  return sbx_query_answer_page(r, "v1", "EventList", selected, rv);
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "daemon/api/http.h"
+#include "daemon/api/query.h"
 #include "daemon/controller/usage.h"
 #include "lib/cleanup.h"
 #include "lib/prom.h"
@@ -104,6 +105,7 @@ int sbx_api_podmetrics(const struct sbx_http_req *r) {
   if (r->subresource) return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
   int answered;
   uid_t owner = r->who->uid;
+  if (sbx_query_whole(r, &answered) < 0) return answered;
   if (!r->name && sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
   _cleanup_free_ struct sbx_sandbox_usage *u = NULL;
   size_t n;
@@ -129,6 +131,8 @@ int sbx_api_podmetrics(const struct sbx_http_req *r) {
 int sbx_api_usermetrics(const struct sbx_http_req *r) {
   if (strcmp(r->method, "GET") != 0) return sbx_http_status(r, 405, "MethodNotAllowed", "metrics are read-only: use GET");
   if (r->ns || r->name) return sbx_http_status(r, 404, "NotFound", "users are listed as a whole: GET .../users");
+  int answered;
+  if (sbx_query_whole(r, &answered) < 0) return answered;
   _cleanup_free_ struct sbx_sandbox_usage *sb = NULL;
   _cleanup_free_ struct sbx_person_usage *p = NULL;
   size_t nsb, n;

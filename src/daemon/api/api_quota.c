@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/api/http.h"
+#include "daemon/api/query.h"
 #include "daemon/controller/quota.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
@@ -16,6 +17,8 @@ int sbx_api_resourcequotas(const struct sbx_http_req *r) {
                            "resource quotas are read-only: the administrator sets them with sbxd --quota-*");
   if (r->subresource || (r->name && strcmp(r->name, "default") != 0))
     return sbx_http_status(r, 404, "NotFound", "resourcequota not found: each person has one, named \"default\"");
+  int answered;
+  if (sbx_query_whole(r, &answered) < 0) return answered;
   sbx_error_t err = {0};
   _cleanup_json_ json_object *q = sbx_quota_object(r->d, r->who->uid, r->ns, &err);
   if (!q) return sbx_http_error(r, "resourcequotas", &err);

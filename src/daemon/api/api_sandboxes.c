@@ -5,6 +5,9 @@
  *   POST   .../namespaces/NS/sandboxes           create (201; 409 if it exists)
  *   PUT    .../namespaces/NS/sandboxes/NAME      replace (200), or create (201)
  *   DELETE .../namespaces/NS/sandboxes/NAME      stop and remove; its volumes are kept
+ *   DELETE .../[namespaces/NS/]sandboxes          the caller's that the selectors select
+ * Query parameters (labelSelector, fieldSelector, watch, dryRun, …) are honoured as
+ * query.c says; a replace naming metadata.resourceVersion happens only at that version.
  * A body is validated in full before anything changes (lib/validate.c), converted to the
  * stored form (v1beta1, lib/convert.c) and answered in the version the URL names.
  * Declared sandboxes are run by the reconciler; their status is computed when served.
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "daemon/api/http.h"
+#include "daemon/api/query.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/quota.h"
@@ -46,22 +50,22 @@ static json_object *served(const struct sbx_http_req *r, json_object *stored, ui
   return sbx_http_served(v ? v : copy, owner, NULL);
 }
 
-static int answer_list(const struct sbx_http_req *r) {
-  sbx_error_t err = {0};
-  int answered;
-  uid_t owner;
-  if (sbx_http_list_owner(r, &owner, &answered) < 0) return answered;
-  _cleanup_json_ json_object *items = NULL;
-  if (sbx_store_list(r->d->store, "Sandbox", r->ns, owner, &items, &err) < 0) return sbx_http_error(r, WHAT, &err);
-  json_object *out = json_object_new_array();
-  for (size_t i = 0; i < json_object_array_length(items); i++)
-    json_object_array_add(out, served(r, json_object_array_get_idx(items, i), SBX_OWNER_ANY));
-  _cleanup_json_ json_object *list = sbx_http_list(r->api_version, "SandboxList", out);
-  return sbx_http_json(r, 200, list);
+/* a listed object's served form (the store's owner annotation stays) */
+static json_object *served_listed(const struct sbx_http_req *r, json_object *stored) {
+  return served(r, stored, SBX_OWNER_ANY);
 }
 
-/* The body, validated and in stored form; NULL with the answer given */
-static json_object *read_body(const struct sbx_http_req *r, int *answered) {
+static int remove_sandbox(const struct sbx_http_req *named, sbx_error_t *err) {
+  return sbx_sandbox_delete(named->d, named->ns, named->name, named->who->uid, err);
+}
+
+static const char *const fields[] = {"metadata.name", "metadata.namespace", NULL};
+static const struct sbx_query_kind k_sandbox = {"Sandbox", "SandboxList", WHAT, NULL, fields, served_listed,
+                                                remove_sandbox};
+
+/* The body, validated and in stored form, and its metadata.resourceVersion (into rv, ""
+ * if none); NULL with the answer given */
+static json_object *read_body(const struct sbx_http_req *r, char *rv, size_t rvsz, int *answered) {
   _cleanup_json_ json_object *body = sbx_http_body_json(r, answered);
   if (!body) return NULL;
   sbx_error_t err = {0};
@@ -79,6 +83,7 @@ static json_object *read_body(const struct sbx_http_req *r, int *answered) {
   }
   json_object *meta = sbx_json_path(body, "metadata");
   const char *name = sbx_json_str(meta, "name"), *ns = sbx_json_str(meta, "namespace");
+  snprintf(rv, rvsz, "%s", sbx_json_str(meta, "resourceVersion") ?: "");
   if (r->name && (!name || strcmp(name, r->name) != 0)) {
     *answered = sbx_http_status(r, 400, "BadRequest", "metadata.name does not match the name in the URL");
     return NULL;
@@ -108,18 +113,17 @@ static int create(const struct sbx_http_req *r, json_object *obj) {
   sbx_error_t err = {0};
   char id[20], ts[32], uid[40], state_dir[4096];
   const char *name = sbx_json_str(sbx_json_path(obj, "metadata"), "name");
+  bool dry = sbx_query_dry_run(r);
   sbx_random_hex(id, 8);
   sbx_random_hex(uid, 16);
   sbx_now_rfc3339(ts, sizeof ts);
   snprintf(state_dir, sizeof state_dir, "%s/sandboxes/%s", r->d->root, id);
-  /* every Sandbox counts, suspended ones too: each holds a host id range */
+  /* every Sandbox counts, suspended ones too: each holds a host id range (a dry run is
+   * admitted the same way) */
   if (sbx_quota_admit(r->d, r->who->uid, &(struct sbx_quota){.sandboxes = 1}, &err) < 0)
     return sbx_http_error(r, WHAT, &err);
-  uint32_t slot;
-  if (sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    if (err.errnum == ENOSPC) sbx_error_says(&err, ENOSPC, "no free host id range is left: too many sandboxes");
-    return sbx_http_error(r, WHAT, &err);
-  }
+  uint32_t slot = 0;
+  if (!dry && sbx_store_idslot_alloc(r->d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) return sbx_http_error(r, WHAT, &err);
   json_object *meta = sbx_json_path(obj, "metadata");
   json_object_object_add(meta, "uid", json_object_new_string(uid));
   json_object_object_add(meta, "creationTimestamp", json_object_new_string(ts));
@@ -132,6 +136,12 @@ static int create(const struct sbx_http_req *r, json_object *obj) {
   json_object_object_add(x, "owner", json_object_new_int64(r->who->uid));
   json_object_object_add(x, "ownerGid", json_object_new_int64(r->who->gid));
   sbx_pod_event(obj, "Normal", "Created", "the sandbox was created");
+  if (dry) {
+    /* admitted: nothing stored, no id range taken, nothing started */
+    json_object_object_del(x, "idSlot");
+    _cleanup_json_ json_object *out = served(r, obj, r->who->uid);
+    return sbx_http_json(r, 201, out);
+  }
   if (sbx_store_create(r->d->store, "Sandbox", r->ns, name, r->who->uid, obj, &err) < 0) {
     sbx_error_t e2;
     sbx_store_idslot_release(r->d->store, id, &e2);
@@ -148,8 +158,8 @@ static bool same(json_object *a, json_object *b) {
 }
 
 /* Replace the spec, labels and annotations of `old` with those of `obj`; the identity,
- * bookkeeping and history stay. */
-static int replace(const struct sbx_http_req *r, json_object *old, json_object *obj) {
+ * bookkeeping and history stay. `rv`: the body's resourceVersion ("" for none). */
+static int replace(const struct sbx_http_req *r, json_object *old, json_object *obj, const char *rv) {
   sbx_error_t err = {0};
   json_object *x = sbx_internal(old);
   if (strcmp(sbx_json_str(x, "mode") ?: "", "pod") != 0) {
@@ -187,16 +197,19 @@ static int replace(const struct sbx_http_req *r, json_object *old, json_object *
     if (v) json_object_object_add(sbx_json_path(old, "metadata"), keys[i], json_object_get(v));
     else json_object_object_del(sbx_json_path(old, "metadata"), keys[i]);
   }
-  if (sbx_store_update(r->d->store, "Sandbox", r->ns, r->name, r->who->uid, old, &err) < 0)
-    return sbx_http_error(r, WHAT, &err);
-  sbx_reconcile_kick();
+  if (!sbx_query_dry_run(r)) {
+    if (sbx_store_update_if(r->d->store, "Sandbox", r->ns, r->name, r->who->uid, old, *rv ? rv : NULL, &err) < 0)
+      return sbx_http_error(r, WHAT, &err);
+    sbx_reconcile_kick();
+  }
   _cleanup_json_ json_object *out = served(r, old, r->who->uid);
   return sbx_http_json(r, 200, out);
 }
 
 static int write_object(const struct sbx_http_req *r) {
   int answered;
-  _cleanup_json_ json_object *obj = read_body(r, &answered);
+  char rv[40];
+  _cleanup_json_ json_object *obj = read_body(r, rv, sizeof rv, &answered);
   if (!obj) return answered;
   struct sbx_http_req named = *r;
   named.name = sbx_json_str(sbx_json_path(obj, "metadata"), "name");
@@ -206,9 +219,10 @@ static int write_object(const struct sbx_http_req *r) {
   int rc;
   if (sbx_store_get(r->d->store, "Sandbox", r->ns, named.name, r->who->uid, &old, NULL, &err) == 0)
     rc = strcmp(r->method, "POST") == 0 ? (err.errnum = EEXIST, sbx_http_error(&named, WHAT, &err))
-                                        : replace(&named, old, obj);
+         : sbx_query_precondition(&named, rv, old, &answered) < 0 ? answered
+                                                                   : replace(&named, old, obj, rv);
   else if (err.errnum == ENOENT)
-    rc = create(&named, obj);
+    rc = sbx_query_precondition(&named, rv, NULL, &answered) < 0 ? answered : create(&named, obj);
   else
     rc = sbx_http_error(&named, WHAT, &err);
   pthread_mutex_unlock(&r->d->objects_lock);
@@ -225,9 +239,10 @@ int sbx_api_sandboxes(const struct sbx_http_req *r) {
   }
   if (r->subresource) return sbx_http_status(r, 404, "NotFound", "sandboxes have no such subresource");
   if (!r->name) {
-    if (strcmp(r->method, "GET") == 0) return answer_list(r);
+    if (strcmp(r->method, "GET") == 0) return sbx_query_answer_list(r, &k_sandbox);
     if (strcmp(r->method, "POST") == 0 && r->ns) return write_object(r);
-    return sbx_http_status(r, 405, "MethodNotAllowed", "use GET or POST on a collection");
+    if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_collection(r, &k_sandbox);
+    return sbx_http_status(r, 405, "MethodNotAllowed", "use GET, POST or DELETE on a collection");
   }
   if (!r->ns) return sbx_http_status(r, 404, "NotFound", "the server could not find the requested resource");
   if (strcmp(r->method, "GET") == 0) {
@@ -238,11 +253,6 @@ int sbx_api_sandboxes(const struct sbx_http_req *r) {
     return sbx_http_json(r, 200, out);
   }
   if (strcmp(r->method, "PUT") == 0) return write_object(r);
-  if (strcmp(r->method, "DELETE") == 0) {
-    if (sbx_sandbox_delete(r->d, r->ns, r->name, r->who->uid, &err) < 0) return sbx_http_error(r, WHAT, &err);
-    char msg[200];
-    snprintf(msg, sizeof msg, WHAT " \"%s\" deleted", r->name);
-    return sbx_http_status(r, 200, "Deleted", msg);
-  }
+  if (strcmp(r->method, "DELETE") == 0) return sbx_query_delete_one(r, &k_sandbox);
   return sbx_http_status(r, 405, "MethodNotAllowed", "method not allowed on a sandbox");
 }

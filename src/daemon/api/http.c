@@ -30,7 +30,18 @@ int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const
   return MHD_YES;
 }
 
+int sbx_http_stream(const struct sbx_http_req *r, unsigned code, struct MHD_Response *m) {
+  sbx_http_json(r, code, NULL);
+  r->resp->stream = m;
+  return MHD_YES;
+}
+
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
+  if (resp->stream) {
+    int ret = MHD_queue_response(c, resp->code, resp->stream);
+    MHD_destroy_response(resp->stream);
+    return ret;
+  }
   size_t len;
   const char *text = resp->text;
   if (text) len = strlen(text);
@@ -43,8 +54,8 @@ int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp) {
   return ret;
 }
 
-int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message) {
-  _cleanup_json_ json_object *o = json_object_new_object();
+json_object *sbx_http_status_object(unsigned code, const char *reason, const char *message) {
+  json_object *o = json_object_new_object();
   json_object_object_add(o, "kind", json_object_new_string("Status"));
   json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
   json_object_object_add(o, "metadata", json_object_new_object());
@@ -52,6 +63,11 @@ int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *rea
   json_object_object_add(o, "message", json_object_new_string(message));
   json_object_object_add(o, "reason", json_object_new_string(reason));
   json_object_object_add(o, "code", json_object_new_int((int)code));
+  return o;
+}
+
+int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message) {
+  _cleanup_json_ json_object *o = sbx_http_status_object(code, reason, message);
   return sbx_http_json(r, code, o);
 }
 
@@ -67,10 +83,12 @@ int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_err
   case EINVAL:
     return sbx_http_status(r, 422, "Invalid", err->msg);
   case EBUSY:
+  case ESTALE:
     return sbx_http_status(r, 409, "Conflict", err->msg);
   case EACCES:
   case EPERM:
   case EDQUOT: /* over the person's quota, as Kubernetes answers a ResourceQuota refusal */
+  case EUSERS: /* every host id range is taken */
     return sbx_http_status(r, 403, "Forbidden", err->msg);
   case ENOSPC:
     return sbx_http_status(r, 507, "InsufficientStorage", err->msg);

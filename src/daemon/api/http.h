@@ -24,6 +24,7 @@ struct sbx_http_resp {
   json_object *body;
   char *text;               /* or a text body (malloc'd; /metrics, /healthz), served as content_type */
   const char *content_type;
+  struct MHD_Response *stream; /* or a streaming response (a watch), queued as it is */
 };
 
 struct sbx_http_req {
@@ -47,11 +48,13 @@ typedef int (*sbx_http_handler_fn)(const struct sbx_http_req *r);
 /* Answer with o (a new reference is taken) or a Status; both return 1 (MHD_YES). */
 int sbx_http_json(const struct sbx_http_req *r, unsigned code, json_object *o);
 int sbx_http_status(const struct sbx_http_req *r, unsigned code, const char *reason, const char *message);
+/* the Status object of such an answer (a new reference), e.g. for a watch's ERROR event */
+json_object *sbx_http_status_object(unsigned code, const char *reason, const char *message);
 /* queue a handler's answer on a libmicrohttpd connection */
 int sbx_http_queue(struct MHD_Connection *c, const struct sbx_http_resp *resp);
 /* a store or validation error: ENOENT -> 404 NotFound "<what> \"name\" not found",
- * EEXIST -> 409 AlreadyExists, EINVAL -> 422 Invalid, EBUSY -> 409 Conflict,
- * EACCES/EPERM -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
+ * EEXIST -> 409 AlreadyExists, EINVAL -> 422 Invalid, EBUSY and ESTALE -> 409 Conflict,
+ * EACCES/EPERM/EUSERS -> 403 Forbidden, ENOSPC -> 507 InsufficientStorage, else 500 */
 int sbx_http_error(const struct sbx_http_req *r, const char *what, const sbx_error_t *err);
 /* the query argument `key`, or NULL */
 const char *sbx_http_query(const struct sbx_http_req *r, const char *key);
@@ -68,6 +71,9 @@ json_object *sbx_http_body_json(const struct sbx_http_req *r, int *answered);
 json_object *sbx_http_served(json_object *stored, uid_t owner, const char *apiversion);
 /* {"apiVersion":…,"kind":list_kind,"metadata":{},"items":items} (takes items) */
 json_object *sbx_http_list(const char *apiversion, const char *list_kind, json_object *items);
+
+/* Answer with a streaming libmicrohttpd response (taken; watch.c) */
+int sbx_http_stream(const struct sbx_http_req *r, unsigned code, struct MHD_Response *m);
 
 /* Answer with a text body (taken: freed with the request) of the given content type. */
 int sbx_http_text(const struct sbx_http_req *r, unsigned code, char *text, const char *content_type);

@@ -52,6 +52,16 @@ int sbx_supervisor_watch(struct sbx_daemon *d, pid_t pid, const char *ns, const 
                          sbx_error_t *err);
 /* is pid the shim of sandbox `id` (its command line is "sbx-shim <id>")? pids are reused */
 bool sbx_is_shim_of(pid_t pid, const char *id);
+/* the shims running now, found in /proc by their command line "sbx-shim <id>" (whose
+ * parent's is not the same: a shim's pod holder and unexec'd children carry it too), as a
+ * new JSON object {id: [pid, ...]} (one scan of /proc for a whole recovery) */
+json_object *sbx_shims_running(void);
+/* SIGKILL a shim (ours or a previous daemon's) and wait (10 s at most) until it is gone */
+void sbx_shim_kill(pid_t pid);
+/* the parent of pid, from /proc/PID/stat; -1 if it is gone */
+pid_t sbx_parent_of(pid_t pid);
+/* the pid of the shim watched for that sandbox, -1 if none */
+pid_t sbx_supervisor_pid(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner);
 /* signal a watched shim; ESRCH if none */
 int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int sig);
 /* wait until that shim has exited and been finished, up to timeout_ms; 0 if gone */

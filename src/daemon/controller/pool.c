@@ -8,8 +8,9 @@
  * directory) and sends it the spec and descriptors; the spare applies the limits, builds
  * the root file system and execs. A spare holds no user data and no user configuration
  * until it is claimed. The pool is refilled after each claim, outside the request's path.
- * If the daemon dies, every spare sees its control socket close and removes itself; a new
- * daemon releases the id slots of spares nobody claimed (sbx_pool_reclaim_stale).
+ * If the daemon dies, every spare sees its control socket close and removes itself (its
+ * state directory); a new daemon releases the id slots of spares nobody claimed, found by
+ * the slots' holders, and kills a spare still on its way out (sbx_pool_reclaim_stale).
  *
  * Each spare waits in a person's cgroup group (<top>/user-<uid>, quota.c): the group of the
  * last person who claimed one (at start, a group of the pool's own, <top>/pool). A claim
@@ -35,6 +36,8 @@
 #include "daemon/controller/pool.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/quota.h"
+#include "daemon/controller/volumes.h"
+#include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/wire.h"
@@ -167,24 +170,44 @@ void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s) {
   pthread_mutex_unlock(&d->lock);
 }
 
-void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids) {
+/* Everything of an id no record owns: its shims (a spare of a previous daemon, or a shim
+ * started just before a crash), its cgroup, its mounts and state directory, its id slot. */
+static void reclaim_one(struct sbx_daemon *d, const char *id, json_object *shims) {
+  sbx_error_t err = {0};
+  json_object *pids = NULL;
+  size_t n = json_object_object_get_ex(shims, id, &pids) ? json_object_array_length(pids) : 0;
+  for (size_t i = 0; i < n; i++)
+    sbx_shim_kill(json_object_get_int(json_object_array_get_idx(pids, i)));
+  if (sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, id, &err) < 0)
+    sbx_log(SBX_LOG_WARN, "remove the cgroup of %s: %s", id, err.msg);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, id);
+  sbx_volumes_release(d, path);
+  sbx_remove_tree(path);
+  if (sbx_store_idslot_release(d->store, id, &err) < 0 && err.errnum != ENOENT)
+    sbx_log(SBX_LOG_WARN, "release the id range of %s: %s", id, err.msg);
+}
+
+void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids, json_object *shims) {
+  /* the ids to look at: every state directory, and every id slot (a spare removes its own
+   * directory when the daemon goes, so its slot is the only trace it leaves) */
+  _cleanup_json_ json_object *ids = NULL;
+  sbx_error_t err = {0};
+  if (sbx_store_idslot_holders(d->store, &ids, &err) < 0) {
+    sbx_log(SBX_LOG_WARN, "%s", err.msg);
+    ids = json_object_new_array();
+  }
   char path[4200];
   snprintf(path, sizeof path, "%s/sandboxes", d->root);
   DIR *dir = opendir(path);
-  if (!dir) return;
-  struct dirent *e;
-  sbx_error_t err;
-  while ((e = readdir(dir))) {
-    if (e->d_name[0] == '.') continue;
-    json_object *v;
-    if (json_object_object_get_ex(live_ids, e->d_name, &v)) continue;
-    /* a spare of a previous daemon, or what a crash left: nobody's sandbox */
-    snprintf(path, sizeof path, "%s/sandboxes/%s", d->root, e->d_name);
-    if (sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, e->d_name,
-                                       &err) < 0)
-      sbx_log(SBX_LOG_WARN, "remove the cgroup of %s: %s", e->d_name, err.msg);
-    sbx_remove_tree(path);
-    sbx_store_idslot_release(d->store, e->d_name, &err);
+  for (struct dirent *e; dir && (e = readdir(dir));)
+    if (e->d_name[0] != '.') json_object_array_add(ids, json_object_new_string(e->d_name));
+  if (dir) closedir(dir);
+  _cleanup_json_ json_object *done = json_object_new_object();
+  for (size_t i = 0; i < json_object_array_length(ids); i++) {
+    const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+    if (json_object_object_get_ex(live_ids, id, NULL) || json_object_object_get_ex(done, id, NULL)) continue;
+    json_object_object_add(done, id, NULL);
+    reclaim_one(d, id, shims);
   }
-  closedir(dir);
 }

@@ -28,8 +28,9 @@ void sbx_pool_fill(struct sbx_daemon *d);
 int sbx_pool_take(struct sbx_daemon *d, uid_t owner, struct sbx_spare_info *out);
 /* Return an unused spare (the claim was refused before anything was sent). */
 void sbx_pool_give_back(struct sbx_daemon *d, const struct sbx_spare_info *s);
-/* At start: remove state directories and id slots that no sandbox record owns.
- * live_ids is a JSON object whose keys are the ids of recorded sandboxes. */
-void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids);
+/* At start: release what no sandbox record owns: the ids of state directories and of id
+ * slots (a spare of a stopped daemon leaves only its slot) that are not keys of live_ids,
+ * with their shims (in `shims`, sbx_shims_running's map), cgroups, mounts and state. */
+void sbx_pool_reclaim_stale(struct sbx_daemon *d, json_object *live_ids, json_object *shims);
 
 #endif

@@ -68,26 +68,11 @@ static bool pidfd_alive(int pidfd) {
   return poll(&p, 1, 0) == 0;
 }
 
-static pid_t parent_of(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  /* "pid (comm) state ppid ...": comm may hold anything, so look after its last ')' */
-  char *p = strrchr(buf, ')');
-  int ppid;
-  char state;
-  if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2) return -1;
-  return (pid_t)ppid;
-}
 
 
 static bool descends_from(pid_t pid, pid_t ancestor) {
   for (int i = 0; i < MAX_ANCESTRY && pid > 1; i++) {
-    pid = parent_of(pid);
+    pid = sbx_parent_of(pid);
     if (pid == ancestor) return true;
   }
   return false;

@@ -12,7 +12,8 @@
  *
  * Stopping only sends the signal: the shim's end is noticed by the supervisor, which calls
  * sbx_pod_finished(); so no pass ever waits for a sandbox. A shim that dies on its own
- * while wanted is started again after a back-off (1 s doubling to 5 min); a pod whose
+ * while wanted is started again after a back-off (1 s doubling to 5 min, lib/backoff.h; a run
+ * of 10 minutes resets it); a pod whose
  * containers all completed under restartPolicy Never/OnFailure stays completed until its
  * template changes or it is resumed. Every read-modify-write of a Sandbox object (here,
  * in the REST handlers, at a shim's end) holds d->objects_lock, so no update is lost.
@@ -36,6 +37,7 @@
 #include "daemon/controller/controller.h"
 #include "daemon/controller/usage.h"
 #include "daemon/store/objects.h"
+#include "lib/backoff.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/quantity.h"
@@ -43,7 +45,6 @@
 #include "lib/wire.h"
 #include "runtime/cgroup.h"
 
-#define BACKOFF_MAX_S 300
 #define MAX_EVENTS 50
 
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
@@ -156,6 +157,17 @@ static void set_str(json_object *x, const char *key, const char *v) {
   else json_object_object_del(x, key);
 }
 
+/* Write a listed object back (objects_lock held): the list added the owner annotation. */
+static int store_back(struct sbx_daemon *d, json_object *o, sbx_error_t *err) {
+  const char *ns = sbx_json_str(sbx_json_path(o, "metadata"), "namespace") ?: "default";
+  const char *name = sbx_json_str(sbx_json_path(o, "metadata"), "name") ?: "";
+  _cleanup_json_ json_object *stored = NULL;
+  json_object_deep_copy(o, &stored, NULL);
+  json_object *meta = sbx_json_path(stored, "metadata.annotations");
+  if (meta) json_object_object_del(meta, SBX_ANN_OWNER);
+  return sbx_store_update(d->store, "Sandbox", ns, name, sbx_object_owner(o), stored, err);
+}
+
 /* Start the pod of `obj` (objects_lock held). Failures are recorded in the object. */
 static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) {
   json_object *x = sbx_internal(obj);
@@ -167,6 +179,14 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   sbx_error_t err = {0};
   time_t now = time(NULL);
   if (sbx_json_int(x, "nextStartAt", 0) > now) return; /* backing off */
+  pid_t watched = sbx_supervisor_pid(d, ns, name, owner);
+  if (watched > 0) {
+    /* started by an earlier pass whose record did not reach the store (a full disk): the
+     * shim runs, so it is recorded now rather than doubled */
+    json_object_object_add(x, "shimPid", json_object_new_int(watched));
+    set_str(x, "runningHash", sbx_json_str(x, "startingHash"));
+    return;
+  }
 
   const char *pending = admission(d, all, obj, why, sizeof why);
   if (pending) {
@@ -214,12 +234,19 @@ static void start_pod(struct sbx_daemon *d, json_object *all, json_object *obj) 
   char path[4200];
   snprintf(path, sizeof path, "%s/status.json", state_dir);
   unlink(path);
+  /* the intent first: a daemon that dies after the spawn and before the pid is recorded
+   * finds the shim by its name (sbx-shim <id>) and adopts it with this hash (run.c) */
+  char ts[32], hash[24];
+  snprintf(hash, sizeof hash, "%016" PRIx64, sbx_template_hash(obj));
+  json_object_object_add(x, "startingHash", json_object_new_string(hash));
+  if (store_back(d, obj, &err) < 0) {
+    sbx_podspec_release(&ps);
+    goto failed;
+  }
   int rc = sbx_shim_spawn(d, ps.spec, -1, ps.fds, ps.nfds, &shim, &err);
   sbx_podspec_release(&ps);
   if (rc < 0) goto failed;
-  char ts[32], hash[24];
   sbx_now_rfc3339(ts, sizeof ts);
-  snprintf(hash, sizeof hash, "%016" PRIx64, sbx_template_hash(obj));
   json_object_object_add(x, "shimPid", json_object_new_int(shim));
   json_object_object_add(x, "runningHash", json_object_new_string(hash));
   json_object_object_add(x, "startedAt", json_object_new_string(ts));
@@ -337,12 +364,15 @@ void sbx_pod_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
                   strcmp(phase, "Failed") == 0 ? "the pod failed and its restart policy does not restart it"
                                                : "every container completed");
   } else {
-    /* the shim died on its own: start again after a back-off */
-    int crashes = (int)sbx_json_int(x, "crashes", 0) + 1;
-    int delay = crashes >= 9 ? BACKOFF_MAX_S : 1 << (crashes - 1);
-    if (delay > BACKOFF_MAX_S) delay = BACKOFF_MAX_S;
-    json_object_object_add(x, "crashes", json_object_new_int(crashes));
-    json_object_object_add(x, "nextStartAt", json_object_new_int64(time(NULL) + delay));
+    /* the shim died on its own: start again after a back-off, which a long healthy run
+     * (10 minutes, as the kubelet's) resets: crashes months apart are not a crash loop */
+    unsigned streak = (unsigned)sbx_json_int(x, "crashes", 0);
+    time_t started = sbx_parse_rfc3339(sbx_json_str(x, "startedAt") ?: "");
+    time_t now = time(NULL);
+    int64_t ran_ms = started >= 0 && now > started ? (int64_t)(now - started) * 1000 : 0;
+    int delay = (int)(sbx_backoff_next(&streak, ran_ms) / 1000);
+    json_object_object_add(x, "crashes", json_object_new_int((int)streak));
+    json_object_object_add(x, "nextStartAt", json_object_new_int64(now + delay));
     char msg[200];
     snprintf(msg, sizeof msg, "the sandbox's supervisor ended unexpectedly; restarting in %d s", delay);
     sbx_pod_event(obj, "Warning", "BackOff", msg);
@@ -366,16 +396,8 @@ static void pass(struct sbx_daemon *d) {
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i);
     if (!is_pod(o)) continue;
-    if (reconcile_one(d, all, o) == CHANGED) {
-      const char *ns = sbx_json_str(sbx_json_path(o, "metadata"), "namespace") ?: "default";
-      const char *name = sbx_json_str(sbx_json_path(o, "metadata"), "name") ?: "";
-      _cleanup_json_ json_object *stored = NULL;
-      json_object_deep_copy(o, &stored, NULL);
-      json_object *meta = sbx_json_path(stored, "metadata.annotations");
-      if (meta) json_object_object_del(meta, SBX_ANN_OWNER); /* added by the list */
-      if (sbx_store_update(d->store, "Sandbox", ns, name, sbx_object_owner(o), stored, &err) < 0)
-        sbx_log(SBX_LOG_ERROR, "reconcile %s: %s", name, err.msg);
-    }
+    if (reconcile_one(d, all, o) == CHANGED && store_back(d, o, &err) < 0)
+      sbx_log(SBX_LOG_ERROR, "reconcile %s: %s", sbx_json_str(sbx_json_path(o, "metadata"), "name") ?: "?", err.msg);
   }
   pthread_mutex_unlock(&d->objects_lock);
 }

@@ -38,6 +38,7 @@
 #include "lib/quantity.h"
 #include "lib/rootfs.h"
 #include "lib/wire.h"
+#include "runtime/cgroup.h"
 
 #define DEFAULT_SHM (64LL << 20)
 #define DEFAULT_TMP (1LL << 30)
@@ -373,8 +374,7 @@ void sbx_run_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who
   if (have_spare) {
     slot = spare.slot;
   } else if (sbx_store_idslot_alloc(d->store, id, SBX_ID_SLOTS, &slot, &err) < 0) {
-    sbx_stream_reply_error(conn, err.errnum == ENOSPC ? "Forbidden" : "InternalError",
-                err.errnum == ENOSPC ? "no free host id range is left: too many sandboxes" : err.msg);
+    sbx_stream_reply_error(conn, err.errnum == EUSERS ? "Forbidden" : "InternalError", err.msg);
     goto undo;
   }
   have_slot = true;
@@ -518,6 +518,9 @@ void sbx_run_finished(struct sbx_daemon *d, const char *ns, const char *name, ui
   }
   const char *state_dir = sbx_json_str(x, "stateDir");
   const char *id = sbx_json_str(x, "id");
+  /* a shim that was killed left its sandbox's processes running in their cgroup */
+  if (id && sbx_cgroup_remove_leftover_any("/proc/self/mountinfo", "/sys/fs/cgroup", d->policy.cgroup_parent, id, &err) < 0)
+    sbx_log(SBX_LOG_WARN, "remove the cgroup of %s: %s", name, err.msg);
   if (sbx_json_bool(x, "removeOnExit", 0)) {
     if (state_dir) sbx_remove_tree(state_dir);
     if (id) sbx_store_idslot_release(d->store, id, &err);
@@ -585,6 +588,42 @@ int sbx_sandbox_delete(struct sbx_daemon *d, const char *ns, const char *name, u
 }
 
 
+/* The one shim of a recorded sandbox after a crash: the recorded pid if it still is that
+ * sandbox's shim, else one found by its command line (started just before the daemon died,
+ * before its pid was recorded: its pid is recorded now). Any other shim of the id is
+ * killed, so every crash point ends with one shim. -1 if none runs. */
+static pid_t adopt_shim(struct sbx_daemon *d, json_object *shims, json_object *x, const char *id, const char *ns,
+                        const char *name, uid_t owner) {
+  pid_t recorded = (pid_t)sbx_json_int(x, "shimPid", -1), keep = -1;
+  json_object *found = NULL;
+  json_object_object_get_ex(shims, id, &found);
+  size_t n = found ? json_object_array_length(found) : 0;
+  for (size_t i = 0; i < n; i++)
+    if (json_object_get_int(json_object_array_get_idx(found, i)) == recorded) keep = recorded;
+  for (size_t i = 0; i < n; i++) {
+    pid_t p = json_object_get_int(json_object_array_get_idx(found, i));
+    if (keep < 0) keep = p;
+    else if (p != keep) sbx_shim_kill(p);
+  }
+  if (keep < 0 || keep == recorded) return keep;
+  /* record it, with what it was started from (the intent written before the spawn) */
+  sbx_error_t err = {0};
+  pthread_mutex_lock(&d->objects_lock);
+  _cleanup_json_ json_object *obj = NULL;
+  if (sbx_store_get(d->store, "Sandbox", ns, name, owner, &obj, NULL, &err) == 0) {
+    json_object *sx = sbx_internal(obj);
+    json_object_object_add(sx, "shimPid", json_object_new_int(keep));
+    const char *starting = sbx_json_str(sx, "startingHash");
+    if (starting) json_object_object_add(sx, "runningHash", json_object_new_string(starting));
+    if (sbx_store_update(d->store, "Sandbox", ns, name, owner, obj, &err) < 0)
+      sbx_log(SBX_LOG_INFO, "record the shim of %s: %s", name, err.msg);
+  }
+  pthread_mutex_unlock(&d->objects_lock);
+  json_object_object_add(x, "shimPid", json_object_new_int(keep));
+  sbx_log(SBX_LOG_INFO, "adopted the shim %d of %s/%s, started before a crash", (int)keep, ns, name);
+  return keep;
+}
+
 void sbx_run_recover(struct sbx_daemon *d) {
   sbx_error_t err = {0};
   _cleanup_json_ json_object *all = NULL;
@@ -598,7 +637,8 @@ void sbx_run_recover(struct sbx_daemon *d) {
     if (json_object_object_get_ex(o, SBX_INTERNAL, &x) && sbx_json_str(x, "id"))
       json_object_object_add(live, sbx_json_str(x, "id"), NULL);
   }
-  sbx_pool_reclaim_stale(d, live);
+  _cleanup_json_ json_object *shims = sbx_shims_running();
+  sbx_pool_reclaim_stale(d, live, shims);
   for (size_t i = 0; i < json_object_array_length(all); i++) {
     json_object *o = json_object_array_get_idx(all, i), *meta, *ann, *x;
     if (!json_object_object_get_ex(o, "metadata", &meta) || !json_object_object_get_ex(o, SBX_INTERNAL, &x)) continue;
@@ -606,11 +646,10 @@ void sbx_run_recover(struct sbx_daemon *d) {
     uid_t owner = 0;
     if (json_object_object_get_ex(meta, "annotations", &ann) && sbx_json_str(ann, SBX_ANN_OWNER))
       owner = (uid_t)strtoul(sbx_json_str(ann, SBX_ANN_OWNER), NULL, 10);
-    long long shim = sbx_json_int(x, "shimPid", -1);
-    if (shim <= 0) continue;
-    if (sbx_is_shim_of((pid_t)shim, sbx_json_str(x, "id") ?: "") &&
-        sbx_supervisor_watch(d, (pid_t)shim, ns, name, owner, &err) == 0)
-      continue;
-    sbx_run_finished(d, ns, name, owner);
+    const char *id = sbx_json_str(x, "id") ?: "";
+    pid_t shim = adopt_shim(d, shims, x, id, ns, name, owner);
+    if (shim > 0 && sbx_supervisor_watch(d, shim, ns, name, owner, &err) == 0) continue;
+    /* no shim: a run has ended (or never started); a pod is started again by the reconciler */
+    if (!is_pod(o) || sbx_json_int(x, "shimPid", -1) > 0) sbx_run_finished(d, ns, name, owner);
   }
 }

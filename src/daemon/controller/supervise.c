@@ -5,9 +5,13 @@
  * daemon can reap it; everything else about the sandbox is the shim's business, and it
  * carries on if the daemon dies. Each shim is watched through a pidfd in one epoll loop;
  * when it exits, the daemon records how the sandbox ended (run.c). Shims re-adopted after a
- * daemon restart are not our children, but their pidfds say when they end all the same. */
+ * daemon restart are not our children, but their pidfds say when they end all the same.
+ * A shim is known by its command line, "sbx-shim <id>": a restarted daemon finds (and
+ * adopts or kills) shims it has no record of by that name (sbx_shims_of). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,6 +29,7 @@
 #include "daemon/daemon.h"
 #include "daemon/controller/controller.h"
 #include "lib/cleanup.h"
+#include "lib/timefmt.h"
 #include "lib/wire.h"
 
 struct sbx_watch {
@@ -32,6 +37,7 @@ struct sbx_watch {
   uid_t owner;
   pid_t pid;
   int pidfd;
+  bool exited; /* its end is being handled: no longer a running shim */
   struct sbx_watch *next;
 };
 
@@ -123,6 +129,14 @@ static struct sbx_watch *find(struct sbx_daemon *d, const char *ns, const char *
   return NULL;
 }
 
+pid_t sbx_supervisor_pid(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner) {
+  pthread_mutex_lock(&d->lock);
+  struct sbx_watch *w = find(d, ns, name, owner);
+  pid_t pid = w && !w->exited ? w->pid : -1;
+  pthread_mutex_unlock(&d->lock);
+  return pid;
+}
+
 int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int sig) {
   pthread_mutex_lock(&d->lock);
   struct sbx_watch *w = find(d, ns, name, owner);
@@ -134,14 +148,7 @@ int sbx_supervisor_signal(struct sbx_daemon *d, const char *ns, const char *name
 }
 
 int sbx_supervisor_wait_gone(struct sbx_daemon *d, const char *ns, const char *name, uid_t owner, int timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = sbx_deadline_ms(CLOCK_REALTIME, timeout_ms);
   pthread_mutex_lock(&d->lock);
   int r = 0;
   while (find(d, ns, name, owner)) {
@@ -169,6 +176,9 @@ static void *loop(void *arg) {
       /* reap it if it is ours; a re-adopted shim is not, and that is fine */
       waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG);
       epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, w->pidfd, NULL);
+      pthread_mutex_lock(&d->lock);
+      w->exited = true;
+      pthread_mutex_unlock(&d->lock);
       if (d->on_shim_exit) d->on_shim_exit(d, w->ns, w->name, w->owner);
       pthread_mutex_lock(&d->lock);
       for (struct sbx_watch **pp = &d->watches; *pp; pp = &(*pp)->next)
@@ -196,14 +206,78 @@ int sbx_supervisor_start(struct sbx_daemon *d, sbx_error_t *err) {
   return 0;
 }
 
-bool sbx_is_shim_of(pid_t pid, const char *id) {
+pid_t sbx_parent_of(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  /* "pid (comm) state ppid ...": comm may hold anything, so look after its last ')' */
+  char *p = strrchr(buf, ')');
+  int ppid = -1;
+  if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1) return -1;
+  return (pid_t)ppid;
+}
+
+/* "sbx-shim <id>": the id, else NULL. */
+static char *shim_id(pid_t pid) {
   char path[64], buf[256];
   snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
   _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return NULL;
   ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0) return false;
+  if (n <= 0) return NULL;
   buf[n] = '\0';
   size_t first = strlen(buf);
-  return strcmp(buf, "sbx-shim") == 0 && (size_t)n > first + 1 && strcmp(buf + first + 1, id) == 0;
+  if (strcmp(buf, "sbx-shim") != 0 || (size_t)n <= first + 1) return NULL;
+  return strdup(buf + first + 1);
+}
+
+bool sbx_is_shim_of(pid_t pid, const char *id) {
+  char *got = shim_id(pid);
+  bool is = got && strcmp(got, id) == 0;
+  free(got);
+  return is;
+}
+
+json_object *sbx_shims_running(void) {
+  json_object *out = json_object_new_object(), *byid = json_object_new_object();
+  DIR *dir = opendir("/proc");
+  for (struct dirent *e; dir && (e = readdir(dir));) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0) continue;
+    char *id = shim_id((pid_t)pid);
+    if (id) json_object_object_add(byid, e->d_name, json_object_new_string(id));
+    free(id);
+  }
+  if (dir) closedir(dir);
+  json_object_object_foreach(byid, pidtext, idobj) {
+    char ppid[24];
+    snprintf(ppid, sizeof ppid, "%d", (int)sbx_parent_of((pid_t)atoi(pidtext)));
+    json_object *pid_of_parent;
+    const char *id = json_object_get_string(idobj);
+    if (json_object_object_get_ex(byid, ppid, &pid_of_parent) && strcmp(json_object_get_string(pid_of_parent), id) == 0)
+      continue; /* a holder, or a container before its exec */
+    json_object *list;
+    if (!json_object_object_get_ex(out, id, &list)) {
+      list = json_object_new_array();
+      json_object_object_add(out, id, list);
+    }
+    json_object_array_add(list, json_object_new_int(atoi(pidtext)));
+  }
+  json_object_put(byid);
+  return out;
+}
+
+void sbx_shim_kill(pid_t pid) {
+  _cleanup_fd_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return;
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  while (poll(&p, 1, 10000) < 0 && errno == EINTR) {
+  }
+  waitid((idtype_t)P_PIDFD, (id_t)pidfd, &(siginfo_t){0}, WEXITED | WNOHANG); /* ours: reaped */
 }

@@ -334,7 +334,7 @@ static void pvc_set_pending(struct sbx_daemon *d, const char *ns, const char *cl
   json_object_object_add(st, "conditions", conds);
   sbx_error_t e = {0};
   if (sbx_store_update(d->store, PVC_KIND, ns, claim, owner, obj, &e) < 0)
-    fprintf(stderr, "sbxd: persistentvolumeclaim %s: %s\n", claim, e.msg);
+    sbx_log(SBX_LOG_WARN, "persistentvolumeclaim %s: %s", claim, e.msg);
 }
 
 static void pvc_set_bound(json_object *obj) {
@@ -1101,7 +1101,7 @@ int sbx_ephemeral_prepare(struct sbx_daemon *d, const char *sandbox, const char 
     int empty = dir_empty(fd, dir, err);
     if (empty < 0) return -1;
     if (!empty && cap) {
-      fprintf(stderr, "sbxd: sandbox %s: its writable layers predate --default-ephemeral-storage and stay unbounded\n",
+      sbx_log(SBX_LOG_WARN, "sandbox %s: its writable layers predate --default-ephemeral-storage and stay unbounded",
               sandbox);
       return 0;
     }

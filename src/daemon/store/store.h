@@ -31,6 +31,13 @@ int sbx_store_create(struct sbx_store *s, const char *kind, const char *ns, cons
 /* Replace an existing object. ENOENT if absent. */
 int sbx_store_update(struct sbx_store *s, const char *kind, const char *ns, const char *name,
                      uid_t owner, json_object *obj, sbx_error_t *err);
+/* Replace it only while it is still at resourceVersion expect_rv (NULL: unconditionally):
+ * ESTALE (409 Conflict at the API) when another write came first, EINVAL for a version
+ * that is not a number. */
+int sbx_store_update_if(struct sbx_store *s, const char *kind, const char *ns, const char *name, uid_t owner,
+                        json_object *obj, const char *expect_rv, sbx_error_t *err);
+/* A resourceVersion's text as a number; EINVAL with a message if it is not one. */
+int sbx_store_parse_rv(const char *text, int64_t *rv, sbx_error_t *err);
 /* Fetch one (a new reference in *out). With owner SBX_OWNER_ANY the first match of any
  * owner is returned and *found_owner (if not NULL) says whose it is. ENOENT if absent. */
 int sbx_store_get(struct sbx_store *s, const char *kind, const char *ns, const char *name,
@@ -43,11 +50,36 @@ int sbx_store_delete(struct sbx_store *s, const char *kind, const char *ns, cons
  * "sbx.x-k8s.io/owner-uid" (a decimal string) so callers can show it. */
 int sbx_store_list(struct sbx_store *s, const char *kind, const char *ns, uid_t owner,
                    json_object **out, sbx_error_t *err);
+/* The same, and the resourceVersion the list is at (*rv) */
+int sbx_store_list_at(struct sbx_store *s, const char *kind, const char *ns, uid_t owner, json_object **out,
+                      int64_t *rv, sbx_error_t *err);
+
+/* Watching. Every write (create, update, delete) takes the next resourceVersion from one
+ * counter, sets the object's metadata.resourceVersion, and is logged as an ADDED,
+ * MODIFIED or DELETED change; the last SBX_STORE_HISTORY changes are kept. */
+#define SBX_STORE_HISTORY 1000
+int64_t sbx_store_revision(struct sbx_store *s);
+/* The changes to objects of `kind` (ns NULL: any; owner SBX_OWNER_ANY: anyone's) after
+ * resourceVersion `since`, oldest first, at most 256: a new array of {"type","object"};
+ * ERANGE when `since` is older than the history kept (410 Gone at the API) or newer
+ * than the counter. */
+int sbx_store_changes(struct sbx_store *s, const char *kind, const char *ns, uid_t owner, int64_t since,
+                      json_object **out, sbx_error_t *err);
+/* Wait up to timeout_ms for a write after resourceVersion `after`: 1 if one came, else 0 */
+int sbx_store_wait_change(struct sbx_store *s, int64_t after, int timeout_ms);
 
 /* Host id ranges: slot k covers host ids [base + k*size, base + (k+1)*size). Allocating
- * for a holder that already has a slot returns the same slot. ENOSPC when all are taken. */
+ * for a holder that already has a slot returns the same slot. EUSERS when all are taken
+ * (on the whole host, once a registry is in use); ENOSPC means the disk is full. */
 int sbx_store_idslot_alloc(struct sbx_store *s, const char *holder, uint32_t nslots,
                            uint32_t *slot, sbx_error_t *err);
 int sbx_store_idslot_release(struct sbx_store *s, const char *holder, sbx_error_t *err);
+/* The holders of this store's slots (a new JSON array of strings). */
+int sbx_store_idslot_holders(struct sbx_store *s, json_object **out, sbx_error_t *err);
+/* Allocate from the host-wide registry at `path` (an SQLite file every sbxd of the host
+ * shares; created 0600, keyed by each store's database path) instead of this store alone.
+ * Syncs this store's rows and drops the rows of stores whose database file is gone. EEXIST (with both sandboxes
+ * named) if another root holds one of this store's slots. */
+int sbx_store_use_registry(struct sbx_store *s, const char *path, sbx_error_t *err);
 
 #endif
