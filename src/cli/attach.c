@@ -233,9 +233,10 @@ static void on_exit_frame(attach_t *a, json_object *msg) {
   else if (code >= 0 && code <= 255) a->status = (int)code;
   else a->status = SBX_EXIT_RUN_FAILURE;
   if (reason && strcmp(reason, "OOMKilled") == 0) {
+    const char *why = sbx_json_str(msg, "message"); /* "killed: out of memory (limit 4Gi)" */
     restore_terminal(a);
-    fprintf(stderr, "sbx: sandbox %s was killed: out of memory (OOMKilled)\n",
-            a->o->name ? a->o->name : "");
+    if (why && *why) fprintf(stderr, "sbx: %s (OOMKilled)\n", why);
+    else fprintf(stderr, "sbx: sandbox %s was killed: out of memory (OOMKilled)\n", a->o->name ? a->o->name : "");
   }
   /* Nothing more goes in. */
   a->in.eof = true;

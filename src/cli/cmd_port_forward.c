@@ -385,12 +385,43 @@ static int add_listener(struct fwd *f, struct listener *l, int fd, sbx_pf_port_t
   return epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Whether nothing listens on port of 127.0.0.1 and ::1 (an address the host lacks is free). */
+static bool port_free(int port) {
+  const char *addrs[2] = {"127.0.0.1", "::1"};
+  for (size_t k = 0; k < 2; k++) {
+    sbx_pf_port_t probe = {.local = port};
+    sbx_error_t err = {0};
+    int fd = listen_on(k ? AF_INET6 : AF_INET, addrs[k], &probe, &err);
+    if (fd >= 0) close(fd);
+    else if (err.errnum == EADDRINUSE || err.errnum == EACCES) return false;
+  }
+  return true;
+}
+
+/* The local port asked for is taken (another program, or another user's port-forward: a
+ * port is the whole machine's): say so, with a free port near it to use instead. */
+static void port_taken(const sbx_pf_opts_t *o, const sbx_pf_port_t *p, const char *addr) {
+  int free_port = 0;
+  for (int q = p->local + 1; q <= 65535 && q <= p->local + 100 && !free_port; q++)
+    if (port_free(q)) free_port = q;
+  fprintf(stderr, "sbx port-forward: local port %d is already in use on %s (by another program or another "
+          "user's port-forward).\n", p->local, addr);
+  if (free_port)
+    fprintf(stderr, "Port %d is free: sbx port-forward %s %d:%d (or %s :%d to let sbx pick a free port)\n", free_port,
+            o->name, free_port, p->remote, o->name, p->remote);
+  else
+    fprintf(stderr, "Let sbx pick a free port: sbx port-forward %s :%d\n", o->name, p->remote);
+}
+
 /* Every port on every address, in kubectl's order and words. "localhost" is 127.0.0.1 and
- * ::1, either of which may fail (a host without IPv6) but not both. */
+ * ::1, either of which may fail (a host without IPv6) but not both; a port given by number
+ * that is taken on either is refused with a free one to use instead (else a browser could
+ * reach someone else's forward on the other address). */
 static int listen_all(struct fwd *f, sbx_pf_opts_t *o, struct listener *ls, size_t *nls) {
   for (size_t i = 0; i < o->nports; i++) {
     sbx_pf_port_t *p = &o->ports[i];
     size_t before = *nls;
+    bool chosen = p->local != 0;
     char errors[2048] = "";
     for (size_t a = 0; a < o->naddresses; a++) {
       bool local = strcmp(o->addresses[a], "localhost") == 0;
@@ -399,6 +430,10 @@ static int listen_all(struct fwd *f, sbx_pf_opts_t *o, struct listener *ls, size
         sbx_error_t err = {0};
         int family = strchr(addrs[k], ':') ? AF_INET6 : AF_INET;
         int fd = listen_on(family, addrs[k], p, &err);
+        if (fd < 0 && chosen && err.errnum == EADDRINUSE) {
+          port_taken(o, p, addrs[k]);
+          return -1;
+        }
         if (fd < 0 || add_listener(f, &ls[*nls], fd, p) < 0) {
           if (fd >= 0) close(fd);
           if (!local) {

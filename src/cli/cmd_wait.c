@@ -5,7 +5,9 @@
  * met when status.conditions has that type (case-insensitively, as kubectl compares) with
  * that status (default True); `delete` when GET answers 404. Each object met prints
  * kubectl's "sandbox.agents.x-k8s.io/NAME condition met"; running out of time prints
- * "error: timed out waiting for the condition on sandboxes/NAME" and exits 1. An object
+ * "error: timed out waiting for the condition on sandboxes/NAME", followed by what the object
+ * last said of that condition, if anything ("(Ready=False: Pending: Insufficient cpu: ...)"), so that a
+ * sandbox waiting for CPU, quota or disk says so, and exits 1. An object
  * that does not exist (for a condition) is an error at once, as in kubectl. */
 #include <getopt.h>
 #include <stdio.h>
@@ -41,19 +43,24 @@ static long long now_ms(void) {
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static bool condition_met(json_object *obj, const sbx_wait_for_t *w) {
+/* The object's condition of that type (case-insensitively), or NULL. */
+static json_object *find_condition(json_object *obj, const sbx_wait_for_t *w) {
   json_object *st = NULL, *conds = NULL;
   if (!json_object_object_get_ex(obj, "status", &st) ||
       !json_object_object_get_ex(st, "conditions", &conds) ||
       !json_object_is_type(conds, json_type_array))
-    return false;
+    return NULL;
   for (size_t i = 0; i < json_object_array_length(conds); i++) {
     json_object *c = json_object_array_get_idx(conds, i);
-    const char *type = sbx_json_str(c, "type"), *status = sbx_json_str(c, "status");
-    if (type && status && strcasecmp(type, w->condition) == 0)
-      return strcasecmp(status, w->value) == 0;
+    const char *type = sbx_json_str(c, "type");
+    if (type && strcasecmp(type, w->condition) == 0) return c;
   }
-  return false;
+  return NULL;
+}
+
+static bool condition_met(json_object *obj, const sbx_wait_for_t *w) {
+  const char *status = sbx_json_str(find_condition(obj, w), "status");
+  return status && strcasecmp(status, w->value) == 0;
 }
 
 /* 0 met, 1 timed out or failed (printed). */
@@ -86,8 +93,11 @@ static int wait_one(const sbx_ref_t *ref, const char *ns, const sbx_wait_for_t *
     }
     long long left = deadline - now_ms();
     if (left <= 0) {
-      fprintf(stderr, "error: timed out waiting for the condition on %s/%s\n",
-              ref->kind->plural, ref->name);
+      json_object *c = w->delete_ ? NULL : find_condition(obj, w);
+      const char *status = sbx_json_str(c, "status"), *message = sbx_json_str(c, "message");
+      fprintf(stderr, "error: timed out waiting for the condition on %s/%s", ref->kind->plural, ref->name);
+      if (status && message && *message) fprintf(stderr, " (%s=%s: %s)", sbx_json_str(c, "type"), status, message);
+      fputc('\n', stderr);
       return 1;
     }
     usleep((useconds_t)(left < POLL_MS ? left : POLL_MS) * 1000);

@@ -479,7 +479,9 @@ static void env(tw_t *t, json_object *c) {
   }
 }
 
-static void mounts(tw_t *t, json_object *c) {
+/* Each mount as `sbx` enforces it: a volume in status.readOnlyVolumes (a hostPath the owner
+ * may only read) shows "ro" and why, whatever the manifest asked. */
+static void mounts(tw_t *t, json_object *c, json_object *forced_ro) {
   json_object *m = arr(c, "volumeMounts");
   if (alen(m) == 0) {
     kv(t, 4, "Mounts", "<none>");
@@ -493,16 +495,24 @@ static void mounts(tw_t *t, json_object *c) {
     put_safe(t, str(v, "mountPath"));
     w(t, " from ");
     put_safe(t, str(v, "name"));
-    w(t, " (%s%s", ro && json_object_get_boolean(ro) ? "ro" : "rw", sub && *sub ? ",path=\"" : "");
+    const char *why = str(forced_ro, str(v, "name") ? str(v, "name") : "");
+    bool is_ro = (ro && json_object_get_boolean(ro)) || why;
+    w(t, " (%s%s", is_ro ? "ro" : "rw", sub && *sub ? ",path=\"" : "");
     if (sub && *sub) {
       put_safe(t, sub);
       w(t, "\"");
     }
-    w(t, ")\n");
+    w(t, ")");
+    if (why && !(ro && json_object_get_boolean(ro))) {
+      w(t, " (");
+      put_safe(t, why);
+      w(t, ")");
+    }
+    w(t, "\n");
   }
 }
 
-static void container(tw_t *t, json_object *c, json_object *st) {
+static void container(tw_t *t, json_object *c, json_object *st, json_object *forced_ro) {
   w(t, "  ");
   put_safe(t, or_none(str(c, "name")));
   w(t, ":\n");
@@ -527,15 +537,16 @@ static void container(tw_t *t, json_object *c, json_object *st) {
   }
   resources(t, c);
   env(t, c);
-  mounts(t, c);
+  mounts(t, c, forced_ro);
 }
 
-static void containers(tw_t *t, const char *title, json_object *list, json_object *statuses) {
+static void containers(tw_t *t, const char *title, json_object *list, json_object *statuses,
+                       json_object *forced_ro) {
   if (alen(list) == 0) return;
   w(t, "%s:\n", title);
   for (size_t i = 0; i < alen(list); i++) {
     json_object *c = json_object_array_get_idx(list, i);
-    container(t, c, status_of(statuses, str(c, "name")));
+    container(t, c, status_of(statuses, str(c, "name")), forced_ro);
   }
 }
 
@@ -648,8 +659,9 @@ static void describe_sandbox(tw_t *t, json_object *obj, json_object *evlist, tim
   kv(t, 0, "Shutdown Policy", str(spec, "shutdownPolicy") ? str(spec, "shutdownPolicy") : "Retain");
   if (str(pod, "restartPolicy")) kv(t, 0, "Restart Policy", str(pod, "restartPolicy"));
 
-  containers(t, "Init Containers", arr(pod, "initContainers"), arr(ps, "initContainerStatuses"));
-  containers(t, "Containers", arr(pod, "containers"), arr(ps, "containerStatuses"));
+  json_object *forced_ro = get(get(obj, "status"), "readOnlyVolumes");
+  containers(t, "Init Containers", arr(pod, "initContainers"), arr(ps, "initContainerStatuses"), forced_ro);
+  containers(t, "Containers", arr(pod, "containers"), arr(ps, "containerStatuses"), forced_ro);
   volumes(t, pod);
   claim_templates(t, spec, str(get(obj, "metadata"), "name"));
 }

@@ -293,10 +293,27 @@ static void cell_pvc_mode(json_object *obj, const sbx_print_opts_t *o, char *buf
   put(buf, size, m && *m ? m : "Filesystem");
 }
 
-/* The main container's state in a word: Running, Completed, "Exited (3)", "OOMKilled (137)",
- * or the reason it is waiting. */
+/* The sandbox's state in a word or two: why it is not running when it is not (Suspended,
+ * Expired, "Pending (Insufficient cpu)": the admission message up to its first ':'), else
+ * the main container's: Running, Completed, "Exited (3)", "OOMKilled (137)", or the reason
+ * it is waiting. */
 static void cell_status(json_object *obj, const sbx_print_opts_t *o, char *buf, size_t size) {
   (void)o;
+  const char *ready_reason = str_field(condition(obj, "Ready"), "reason");
+  json_object *pod = field(field(obj, "status"), "podStatus");
+  const char *why = str_field(pod, "message");
+  if (ready_reason && strcmp(ready_reason, "SandboxSuspended") == 0) {
+    put(buf, size, "Suspended");
+    return;
+  }
+  if (ready_reason && strcmp(ready_reason, "SandboxExpired") == 0) {
+    put(buf, size, "Expired");
+    return;
+  }
+  if (why && strcmp(str_field(pod, "reason") ?: "", "Unschedulable") == 0) {
+    snprintf(buf, size, "Pending (%.*s)", (int)strcspn(why, ":"), why);
+    return;
+  }
   json_object *cs = first_item(container_statuses(obj));
   json_object *state = field(cs, "state");
   json_object *term = field(state, "terminated");
@@ -407,9 +424,8 @@ typedef struct kind_columns {
 /* kubectl's columns: the Sandbox CRD's additionalPrinterColumns, and the core kinds' own. */
 static const kind_columns_t kind_columns[] = {
     {"Sandbox",
-     {{"READY", cell_ready}, {"REASON", cell_reason}, {"AGE", cell_age}, {NULL, NULL}},
-     {{"IMAGE", cell_image}, {"STATUS", cell_status}, {"RESTARTS", cell_restarts},
-      {NULL, NULL}}},
+     {{"READY", cell_ready}, {"REASON", cell_reason}, {"STATUS", cell_status}, {"AGE", cell_age}, {NULL, NULL}},
+     {{"IMAGE", cell_image}, {"RESTARTS", cell_restarts}, {NULL, NULL}}},
     {"Secret",
      {{"TYPE", cell_secret_type}, {"DATA", cell_data}, {"AGE", cell_age}, {NULL, NULL}},
      {{NULL, NULL}}},

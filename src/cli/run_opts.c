@@ -7,10 +7,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
 #include "lib/names.h"
+#include "lib/rootfs.h"
 
 enum {
   OPT_RM = 0x100,
@@ -248,6 +250,7 @@ static int build_request(collected_t *c, char **cmd, int ncmd, sbx_run_opts_t *o
   add_str(r, "namespace", c->ns ? c->ns : "default");
   if (c->image_dir) {
     if (add_path(o, c->image_dir, true, "--image rootfs:", c->image_dir, err) < 0) return -1;
+    o->paths[o->npaths - 1].image = true;
     add_str(r, "image", "rootfs");
     json_object_object_add(r, "imageFd", json_object_new_int(0));
   } else {
@@ -327,6 +330,16 @@ out:
 int sbx_run_open_paths(const sbx_run_opts_t *o, int *fds, sbx_error_t *err) {
   for (size_t i = 0; i < o->npaths; i++) {
     const sbx_run_path_t *p = &o->paths[i];
+    if (p->image) { /* rootfs:DIR: the rule apply follows too (lib/rootfs.h) */
+      struct open_how how = sbx_rootfs_open_how();
+      fds[i] = (int)syscall(SYS_openat2, AT_FDCWD, p->path, &how, sizeof how);
+      if (fds[i] < 0 ? sbx_rootfs_open_failed(errno, p->path, err) < 0
+                     : sbx_rootfs_check(fds[i], p->path, getuid(), err) < 0) {
+        sbx_wire_close_fds(fds, fds[i] < 0 ? i : i + 1);
+        return -1;
+      }
+      continue;
+    }
     /* for reading, not O_PATH: the daemon takes the descriptor as proof the caller may read it */
     fds[i] = open(p->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (p->directory ? O_DIRECTORY : 0));
     if (fds[i] < 0) {

@@ -19,6 +19,7 @@
 typedef struct sbx_run_path {
   char *path;      /* to open for reading */
   bool directory;  /* must be a directory (O_DIRECTORY) */
+  bool image;      /* the rootfs:DIR image: opened under lib/rootfs.h's rule */
   char *flag;      /* "--image rootfs:DIR" or "-v SRC:DST": for error messages */
 } sbx_run_path_t;
 

@@ -232,3 +232,10 @@ void sbx_bytes_human(int64_t b, char *out, size_t n) {
   else if (b >= (1ll << 30)) snprintf(out, n, "%.1fGi", (double)(b / (1ll << 20)) / 1024);
   else snprintf(out, n, "%lldMi", (long long)(b / (1ll << 20)));
 }
+
+void sbx_oom_message(int64_t limit, char *out, size_t size) {
+  char q[32];
+  sbx_quantity_format_bytes(limit, q, sizeof q);
+  if (limit > 0) snprintf(out, size, "killed: out of memory (limit %s)", q);
+  else snprintf(out, size, "killed: out of memory (no limit of its own: your sandboxes' or the machine's memory ran out)");
+}

@@ -28,5 +28,8 @@ void sbx_quantity_format_cpu(int64_t millis, char *out, size_t n);
 void sbx_quantity_format_bytes(int64_t bytes, char *out, size_t n);
 /* Bytes for a message, rounded down to the unit shown: "2.0Ti", "1.5Gi", "480Mi". */
 void sbx_bytes_human(int64_t bytes, char *out, size_t size);
+/* The words for a process killed for memory, the same in exec, run, logs and describe:
+ * "killed: out of memory (limit 4Gi)"; limit 0: none of its own (what bounded it). */
+void sbx_oom_message(int64_t limit, char *out, size_t size);
 
 #endif

@@ -36,6 +36,7 @@
 #include "lib/cleanup.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
+#include "lib/quantity.h"
 #include "shim/shim_group.h"
 #include "shim/shim_pod.h"
 #include "lib/wire.h"
@@ -376,8 +377,11 @@ static json_object *end_status(struct shim *s, int code, int sig) {
   json_object_object_add(st, "signal", json_object_new_int(sig));
   json_object_object_add(st, "reason", json_object_new_string(reason));
   json_object_object_add(st, "finishedAt", json_object_new_string(ts));
-  if (strcmp(reason, "OOMKilled") == 0)
-    json_object_object_add(st, "message", json_object_new_string("the sandbox ran out of memory (its memory limit) and was killed"));
+  if (strcmp(reason, "OOMKilled") == 0) {
+    char msg[160];
+    sbx_oom_message(sbx_json_int(s->spec, "memoryLimitBytes", 0), msg, sizeof msg);
+    json_object_object_add(st, "message", json_object_new_string(msg));
+  }
   return st;
 }
 

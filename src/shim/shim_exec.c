@@ -34,6 +34,9 @@
 struct pod_exec {
   int client;              /* the client channel, -1 once gone */
   struct sbx_exec x;
+  struct pod *pod;
+  struct pod_ctr *ctr;     /* the container it runs in (the pod's array does not move) */
+  uint64_t ooms;           /* the container cgroup's OOM kills when it started */
   bool ended;
   struct pod_exec *next;
 };
@@ -143,6 +146,9 @@ static int start_session(struct pod *p, json_object *req, int client, sbx_error_
     return -1;
   }
   e->client = client;
+  e->pod = p;
+  e->ctr = c;
+  sbx_cgroup_oom_kills(c->sb.cgroup, &e->ooms, err);
   _cleanup_json_ json_object *m = json_object_new_object();
   json_object_object_add(m, "type", json_object_new_string("started"));
   json_object_object_add(m, "tty", json_object_new_boolean(tty));
@@ -219,11 +225,21 @@ static void session_end(struct pod_exec *e) {
   while (waitpid(e->x.pid, &status, 0) < 0 && errno == EINTR) {
   }
   sbx_exec_decode_status(status, &code, &sig);
+  /* SIGKILL while the container's cgroup counted a new OOM kill: the memory limit */
+  uint64_t ooms = 0;
+  sbx_error_t err;
+  bool oom = sig == SIGKILL && e->ctr->running && e->ctr->sb.cgroup &&
+             sbx_cgroup_oom_kills(e->ctr->sb.cgroup, &ooms, &err) == 0 && ooms > e->ooms;
   _cleanup_json_ json_object *m = json_object_new_object();
   json_object_object_add(m, "type", json_object_new_string("exit"));
   json_object_object_add(m, "exitCode", json_object_new_int(code));
   json_object_object_add(m, "signal", json_object_new_int(sig));
-  json_object_object_add(m, "reason", json_object_new_string(code == 0 ? "Completed" : "Error"));
+  json_object_object_add(m, "reason", json_object_new_string(oom ? "OOMKilled" : code == 0 ? "Completed" : "Error"));
+  if (oom) {
+    char msg[160];
+    pod_oom_message(e->pod, msg, sizeof msg);
+    json_object_object_add(m, "message", json_object_new_string(msg));
+  }
   client_send(e, m, NULL, 0);
   e->ended = true;
 }

@@ -123,6 +123,11 @@ void pod_log_drain(struct pod *p, struct pod_ctr *c) {
   }
 }
 
+void pod_log_note(struct pod *p, struct pod_ctr *c, const char *line) {
+  if (c->log_pipe >= 0) pod_log_drain(p, c);
+  append(p, c, line, strlen(line));
+}
+
 void pod_log_close(struct pod *p, struct pod_ctr *c) {
   if (c->log_pipe >= 0) pod_log_drain(p, c);
   if (c->log_pipe >= 0) close(c->log_pipe);

@@ -37,6 +37,7 @@
 
 #include "lib/backoff.h"
 #include "lib/cleanup.h"
+#include "lib/quantity.h"
 #include "lib/wire.h"
 #include "runtime/caps.h"
 #include "runtime/subpath.h"
@@ -367,7 +368,14 @@ static void ctr_reap(struct pod *p, struct pod_ctr *c) {
   sbx_error_t err;
   if (c->sb.cgroup) sbx_cgroup_oom_kills(c->sb.cgroup, &ooms, &err);
   const char *reason = code == 0 ? "Completed" : "Error";
-  if (ooms > 0 && sig == SIGKILL) reason = "OOMKilled";
+  char oom[160] = "";
+  if (ooms > 0 && sig == SIGKILL) {
+    reason = "OOMKilled";
+    pod_oom_message(p, oom, sizeof oom);
+    char note[200];
+    snprintf(note, sizeof note, "sbx: container %s was %s\n", c->name, oom);
+    pod_log_note(p, c, note);
+  }
   pod_log_close(p, c); /* its last words are in the file before its state says it ended */
   if (sbx_sandbox_destroy(&c->sb, &err) < 0) pod_logmsg(p, "container %s teardown: %s", c->name, err.msg);
   c->sb.pid = -1;
@@ -379,14 +387,17 @@ static void ctr_reap(struct pod *p, struct pod_ctr *c) {
   json_object_object_add(t, "exitCode", json_object_new_int(code));
   json_object_object_add(t, "signal", json_object_new_int(sig));
   json_object_object_add(t, "reason", json_object_new_string(reason));
-  if (strcmp(reason, "OOMKilled") == 0)
-    json_object_object_add(t, "message", json_object_new_string("the container ran out of memory (the pod's memory limit) and was killed"));
+  if (oom[0]) json_object_object_add(t, "message", json_object_new_string(oom));
   json_object_object_add(t, "startedAt", json_object_new_string(c->started_at));
   json_object_object_add(t, "finishedAt", json_object_new_string(ts));
   json_object *s = json_object_new_object();
   json_object_object_add(s, "terminated", t);
   set_state(c, s);
   ctr_after_end(p, c);
+}
+
+void pod_oom_message(struct pod *p, char *buf, size_t size) {
+  sbx_oom_message(sbx_json_int(json_object_object_get(p->spec, "limits"), "memoryLimit", 0), buf, size);
 }
 
 /* ---- the pod's course -------------------------------------------------------------- */

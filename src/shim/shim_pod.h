@@ -67,6 +67,9 @@ struct pod {
 };
 
 int64_t pod_now_ms(void);
+/* What a process of the pod killed for memory is told (lib/quantity.h's words, the pod's
+ * memory limit). */
+void pod_oom_message(struct pod *p, char *buf, size_t size);
 void pod_logmsg(struct pod *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* shim_exec.c */
@@ -84,6 +87,9 @@ void pod_exec_close(struct pod *p);
 int pod_log_start(struct pod *p, struct pod_ctr *c, int *write_end, sbx_error_t *err);
 void pod_log_drain(struct pod *p, struct pod_ctr *c);
 void pod_log_close(struct pod *p, struct pod_ctr *c);
+/* Drain the pipe, then append `line` (with its newline) to the log: sbx's own note that
+ * `sbx logs` shows after the container's last words (an OOM kill). */
+void pod_log_note(struct pod *p, struct pod_ctr *c, const char *line);
 
 /* shim_pod.c: the pod shim's main, given the parsed spec (owned by the caller). */
 int sbx_pod_shim_main(json_object *spec);

@@ -277,7 +277,7 @@ def test_describe_running(sbx, workspace):
     assert re.search(r"^Events:", out, re.M), out
     r = sbx("get", "sandbox", name, user="alice")
     assert r.returncode == 0, explain(r)
-    assert r.stdout.splitlines()[0].split() == ["NAME", "READY", "REASON", "AGE"]
+    assert r.stdout.splitlines()[0].split() == ["NAME", "READY", "REASON", "STATUS", "AGE"]
     assert r.stdout.splitlines()[1].split()[:2] == [name, "True"]
 
 

@@ -122,11 +122,11 @@ static void test_table(void **state) {
   fixture_t *f = *state;
   char *out = render(f->items, f->n, false, SBX_OUTPUT_TABLE, false);
   assert_string_equal(out,
-                      "NAME            READY   REASON              AGE\n"
-                      "web             True    DependenciesReady   5s\n"
-                      "train           False   Failed              3h30m\n"
-                      "job-long-name                               4d\n"
-                      "oom                                         <unknown>\n");
+                      "NAME            READY   REASON              STATUS            AGE\n"
+                      "web             True    DependenciesReady   Running           5s\n"
+                      "train           False   Failed              Exited (3)        3h30m\n"
+                      "job-long-name                               Completed         4d\n"
+                      "oom                                         OOMKilled (137)   <unknown>\n");
   free(out);
 }
 
@@ -135,11 +135,11 @@ static void test_table_wide(void **state) {
   char *out = render(f->items, f->n, false, SBX_OUTPUT_WIDE, false);
   assert_string_equal(
       out,
-      "NAME            READY   REASON              AGE         IMAGE    STATUS            RESTARTS\n"
-      "web             True    DependenciesReady   5s          host     Running           2\n"
-      "train           False   Failed              3h30m       rootfs   Exited (3)        0\n"
-      "job-long-name                               4d          host     Completed         0\n"
-      "oom                                         <unknown>   <none>   OOMKilled (137)   0\n");
+      "NAME            READY   REASON              STATUS            AGE         IMAGE    RESTARTS\n"
+      "web             True    DependenciesReady   Running           5s          host     2\n"
+      "train           False   Failed              Exited (3)        3h30m       rootfs   0\n"
+      "job-long-name                               Completed         4d          host     0\n"
+      "oom                                         OOMKilled (137)   <unknown>   <none>   0\n");
   free(out);
 }
 
@@ -150,10 +150,10 @@ static void test_table_all_namespaces(void **state) {
   sbx_sort_objects(items, 3);
   char *out = render(items, 3, false, SBX_OUTPUT_TABLE, true);
   assert_string_equal(out,
-                      "NAMESPACE   NAME            READY   REASON              AGE     OWNER\n"
-                      "default     job-long-name                               4d      <none>\n"
-                      "default     web             True    DependenciesReady   5s      root\n"
-                      "team-a      train           False   Failed              3h30m   3999999\n");
+                      "NAMESPACE   NAME            READY   REASON              STATUS       AGE     OWNER\n"
+                      "default     job-long-name                               Completed    4d      <none>\n"
+                      "default     web             True    DependenciesReady   Running      5s      root\n"
+                      "team-a      train           False   Failed              Exited (3)   3h30m   3999999\n");
   free(out);
 }
 
@@ -164,10 +164,34 @@ static void test_table_narrow(void **state) {
                                       "\"creationTimestamp\":\"2023-11-14T22:13:20Z\"}}");
   char *out = render(&o, 1, true, SBX_OUTPUT_TABLE, false);
   assert_string_equal(out,
-                      "NAME   READY   REASON   AGE\n"
-                      "a                       0s\n");
+                      "NAME   READY   REASON   STATUS   AGE\n"
+                      "a                       <none>   0s\n");
   free(out);
   json_object_put(o);
+}
+
+/* A sandbox that waits for admission says why in STATUS, up to the message's first ':';
+ * a suspended one says Suspended, not its last container state. */
+static void test_table_status_why(void **state) {
+  (void)state;
+  json_object *o[2] = {
+      json_tokener_parse("{\"metadata\":{\"name\":\"big\",\"creationTimestamp\":\"2023-11-14T22:13:20Z\"},"
+                         "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
+                         "\"reason\":\"DependenciesNotReady\"}],\"podStatus\":{\"phase\":\"Pending\","
+                         "\"reason\":\"Unschedulable\",\"message\":\"Insufficient cpu: the sandbox requests "
+                         "64000m\"}}}"),
+      json_tokener_parse("{\"metadata\":{\"name\":\"nap\",\"creationTimestamp\":\"2023-11-14T22:13:20Z\"},"
+                         "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
+                         "\"reason\":\"SandboxSuspended\"}],\"podStatus\":{\"phase\":\"Failed\","
+                         "\"containerStatuses\":[{\"state\":{\"terminated\":{\"exitCode\":137}}}]}}}")};
+  char *out = render(o, 2, false, SBX_OUTPUT_TABLE, false);
+  assert_string_equal(out,
+                      "NAME   READY   REASON                 STATUS                       AGE\n"
+                      "big    False   DependenciesNotReady   Pending (Insufficient cpu)   0s\n"
+                      "nap    False   SandboxSuspended       Suspended                    0s\n");
+  free(out);
+  json_object_put(o[0]);
+  json_object_put(o[1]);
 }
 
 static void test_names(void **state) {
@@ -366,6 +390,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_table_wide, setup, teardown),
       cmocka_unit_test_setup_teardown(test_table_all_namespaces, setup, teardown),
       cmocka_unit_test(test_table_narrow),
+      cmocka_unit_test(test_table_status_why),
       cmocka_unit_test_setup_teardown(test_names, setup, teardown),
       cmocka_unit_test(test_json),
       cmocka_unit_test(test_yaml),

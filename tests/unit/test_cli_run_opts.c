@@ -271,8 +271,8 @@ static void test_open_paths(void **state) {
   int probe = dup(0);
   close(probe);
   assert_int_equal(sbx_run_open_paths(&o, fds, &err), -1);
-  assert_non_null(strstr(err.msg, "Not a directory"));
-  assert_non_null(strstr(err.msg, "--image rootfs:"));
+  assert_non_null(strstr(err.msg, "not a directory"));
+  assert_non_null(strstr(err.msg, "image rootfs:"));
   int after = dup(0);
   assert_int_equal(after, probe); /* the lowest free descriptor is unchanged */
   close(after);
@@ -285,6 +285,27 @@ static void test_open_paths(void **state) {
   assert_non_null(strstr(err.msg, "-v /nonexistent-sbx-test:/x: cannot open"));
   assert_non_null(strstr(err.msg, "No such file or directory"));
   sbx_run_opts_free(&o);
+
+  /* rootfs:DIR follows lib/rootfs.h's rule, as apply does: no symlink on the path, and a
+   * real /proc in it */
+  char link[96], proc[96], via_link[112];
+  snprintf(link, sizeof link, "%s/link", dir);
+  snprintf(proc, sizeof proc, "%s/proc", dir);
+  assert_int_equal(symlink(dir, link), 0);
+  snprintf(via_link, sizeof via_link, "--image=rootfs:%s", link);
+  char *argv4[] = {"run", via_link, "true", NULL};
+  assert_int_equal(sbx_run_parse(ARGC(argv4), argv4, &o, &err), 0);
+  assert_int_equal(sbx_run_open_paths(&o, fds, &err), -1);
+  assert_non_null(strstr(err.msg, "a symlink is on its way; name the real directory"));
+  sbx_run_opts_free(&o);
+  assert_int_equal(symlink("/", proc), 0);
+  char *argv5[] = {"run", rootfs_arg, "true", NULL};
+  assert_int_equal(sbx_run_parse(ARGC(argv5), argv5, &o, &err), 0);
+  assert_int_equal(sbx_run_open_paths(&o, fds, &err), -1);
+  assert_non_null(strstr(err.msg, "/proc in it is a symlink"));
+  sbx_run_opts_free(&o);
+  unlink(proc);
+  unlink(link);
 
   unlink(file);
   rmdir(dir);

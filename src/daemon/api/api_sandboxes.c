@@ -22,6 +22,7 @@
 #include "daemon/controller/reconcile.h"
 #include "daemon/controller/controller.h"
 #include "daemon/controller/quota.h"
+#include "daemon/controller/volumes.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/convert.h"
@@ -41,7 +42,9 @@ static json_object *served(const struct sbx_http_req *r, json_object *stored, ui
     _cleanup_json_ json_object *rt = sbx_json_int(x, "shimPid", 0) > 0 || sbx_json_bool(x, "completed", 0)
                                          ? sbx_sandbox_runtime_status(copy)
                                          : NULL;
-    json_object_object_add(copy, "status", sbx_pod_status(copy, rt));
+    json_object *st = sbx_pod_status(copy, rt);
+    sbx_host_paths_status(r->d, copy, st);
+    json_object_object_add(copy, "status", st);
   }
   _cleanup_json_ json_object *v = sbx_sandbox_for_version(copy, r->api_version);
   return sbx_http_served(v ? v : copy, owner, NULL);
@@ -96,6 +99,13 @@ static json_object *read_body(const struct sbx_http_req *r, char *rv, size_t rvs
     return NULL;
   }
   json_object_object_add(sbx_json_path(stored, "metadata"), "namespace", json_object_new_string(r->ns));
+  if (sbx_host_paths_admit(r->d, stored, &err) < 0) { /* as PodSecurity admission: refused, not FailedMount later */
+    char msg[1200];
+    snprintf(msg, sizeof msg, "sandboxes \"%s\" is forbidden: %s", name ? name : "", err.msg);
+    *answered = sbx_http_status(r, 403, "Forbidden", msg);
+    json_object_put(stored);
+    return NULL;
+  }
   return stored;
 }
 

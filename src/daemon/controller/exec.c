@@ -12,10 +12,17 @@
  * and the daemon is out of the data path. A failure inside the shim (the command cannot
  * be run) reaches the client on that channel as an `error` or `exit` frame.
  *
+ * A sandbox that is not running says why at once (suspended: with the command that resumes
+ * it; Pending: the admission's reason; expired; completed). One that is starting (just
+ * resumed, restarting, its container being created) is waited for, up to START_WAIT_S,
+ * before its shim is asked: the shim's status.json is trusted only once it is the current
+ * shim's (its shimPid), since the last run's file stays behind a suspension.
+ *
  * exec.sock is reached through /proc/self/fd/<dirfd>/exec.sock, so the length of the state
  * directory's path never hits sun_path's 108-byte limit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +32,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/controller/controller.h"
+#include "daemon/controller/reconcile.h"
 #include "daemon/store/objects.h"
 #include "lib/cleanup.h"
 #include "lib/wire.h"
@@ -32,6 +40,8 @@
 #define MAX_ARGS 4096
 #define MAX_ARG_BYTES (256u << 10)
 #define SHIM_SEND_TIMEOUT_S 10
+#define START_WAIT_S 30
+#define START_POLL_MS 100
 
 /* The command: a non-empty array of strings without NUL, bounded. */
 static int check_command(json_object *cmd, sbx_error_t *err) {
@@ -69,6 +79,56 @@ static int connect_exec_server(const char *dir, sbx_error_t *err) {
   return sbx_steal_fd(&s);
 }
 
+enum readiness { EXEC_NOW, EXEC_WAIT, EXEC_NEVER };
+
+/* Whether a pod sandbox's container takes exec now, is starting (wait), or is not running
+ * and will not be without the user (msg says why and what to do). */
+static enum readiness pod_readiness(json_object *obj, json_object *rt, const char *name, const char *container,
+                                    char *msg, size_t n) {
+  json_object *x = sbx_internal(obj);
+  long long shim = sbx_json_int(x, "shimPid", 0);
+  bool fresh = shim > 0 && sbx_json_int(rt, "shimPid", -1) == shim;
+  _cleanup_json_ json_object *st = sbx_pod_status(obj, fresh ? rt : NULL);
+  json_object *cond = json_object_array_get_idx(sbx_json_path(st, "conditions"), 0);
+  const char *reason = sbx_json_str(cond, "reason") ?: "";
+  if (strcmp(reason, "SandboxSuspended") == 0) {
+    snprintf(msg, n, "cannot exec in sandbox \"%s\": it is suspended; resume it with `sbx scale sandbox %s "
+             "--replicas=1` (exec then waits for it to start)", name, name);
+    return EXEC_NEVER;
+  }
+  if (strcmp(reason, "SandboxExpired") == 0) {
+    snprintf(msg, n, "cannot exec in sandbox \"%s\": it has expired (%s)", name, sbx_json_str(cond, "message") ?: "");
+    return EXEC_NEVER;
+  }
+  if (sbx_json_str(x, "pending") || sbx_json_str(x, "depsError") || sbx_json_bool(x, "completed", 0)) {
+    snprintf(msg, n, "cannot exec in sandbox \"%s\": it is not running: %s", name, sbx_json_str(cond, "message") ?: "");
+    return EXEC_NEVER;
+  }
+  if (!fresh || sbx_json_str(x, "stopping")) {
+    snprintf(msg, n, "sandbox \"%s\" did not start in %ds: %s", name, START_WAIT_S, sbx_json_str(cond, "message") ?: "");
+    return EXEC_WAIT;
+  }
+  if (sbx_pod_container_running(rt, container)) return EXEC_NOW;
+  json_object *state = sbx_json_path(sbx_pod_container_status(rt, container), "state");
+  const char *waiting = sbx_json_str(sbx_json_path(state, "waiting"), "reason");
+  if (!state || (waiting && strcmp(waiting, "CrashLoopBackOff") != 0)) {
+    snprintf(msg, n, "container \"%s\" of sandbox \"%s\" did not start in %ds (%s)", container, name, START_WAIT_S,
+             waiting ? waiting : "not started");
+    return EXEC_WAIT;
+  }
+  const char *phase = sbx_json_str(rt, "phase");
+  snprintf(msg, n, "cannot exec into container \"%s\" of sandbox \"%s\": the container is not running%s%s%s", container,
+           name, waiting ? " (CrashLoopBackOff: see sbx logs -p)" : "", phase ? "; the pod's phase is " : "",
+           phase ? phase : "");
+  return EXEC_NEVER;
+}
+
+/* Sleep a poll interval; false if the client hung up meanwhile. */
+static bool client_waits(int conn) {
+  struct pollfd p = {.fd = conn, .events = POLLRDHUP};
+  return poll(&p, 1, START_POLL_MS) == 0;
+}
+
 void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *who, json_object *req, int *fds,
                      size_t nfds) {
   (void)fds;
@@ -86,22 +146,34 @@ void sbx_exec_handle(struct sbx_daemon *d, int conn, const struct sbx_caller *wh
     sbx_stream_reply_error(conn, "BadRequest", err.msg);
     return;
   }
-  const char *dir = sbx_sandbox_state_dir(obj);
-  _cleanup_json_ json_object *status = sbx_sandbox_runtime_status(obj);
   char msg[1400];
+  _cleanup_json_ json_object *status = NULL;
+  bool pod = strcmp(sbx_json_str(sbx_internal(obj), "mode") ?: "", "pod") == 0;
+  for (int polls = 0; pod; polls++) {
+    json_object_put(status);
+    status = sbx_sandbox_runtime_status(obj);
+    enum readiness r = pod_readiness(obj, status, name, container, msg, sizeof msg);
+    if (r == EXEC_NOW) break;
+    if (r == EXEC_NEVER || polls >= START_WAIT_S * 1000 / START_POLL_MS) {
+      sbx_stream_reply_error(conn, r == EXEC_NEVER ? "BadRequest" : "ServiceUnavailable", msg);
+      return;
+    }
+    if (!client_waits(conn)) return;
+    json_object_put(obj);
+    obj = NULL;
+    if (sbx_stream_container(d, who, req, &obj, &container, &err) < 0) {
+      sbx_stream_reply_err(conn, &err);
+      return;
+    }
+  }
+  const char *dir = sbx_sandbox_state_dir(obj);
+  if (!status) status = sbx_sandbox_runtime_status(obj);
   if (!dir || !status) {
     snprintf(msg, sizeof msg, "cannot exec in sandbox \"%s\": it is not running", name);
     sbx_stream_reply_error(conn, "BadRequest", msg);
     return;
   }
   bool listed = sbx_pod_container_status(status, container) != NULL;
-  if (listed && !sbx_pod_container_running(status, container)) {
-    const char *phase = sbx_json_str(status, "phase");
-    snprintf(msg, sizeof msg, "cannot exec into container \"%s\" of sandbox \"%s\": the container is not running%s%s",
-             container, name, phase ? "; the pod's phase is " : "", phase ? phase : "");
-    sbx_stream_reply_error(conn, "BadRequest", msg);
-    return;
-  }
 
   _cleanup_fd_ int shim = connect_exec_server(dir, &err);
   if (shim < 0 && !listed && err.errnum == ENOENT) {

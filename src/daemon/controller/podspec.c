@@ -26,6 +26,7 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/quantity.h"
+#include "lib/rootfs.h"
 #include "lib/wire.h"
 #include "runtime/caps.h"
 
@@ -227,24 +228,18 @@ static int image_fd(const struct sbx_podspec_ctx *x, const char *image, bool *ho
       return sbx_error_says(err, EINVAL, "image \"%s\" is not `host` or `rootfs:/ABSOLUTE/DIR`", image);
     dir = image + 7;
   }
-  /* a user's rootfs lies in directories they own and may swap: resolved once, with the
-   * owner's own rights and following no symlink, and handed on as this descriptor */
-  struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                         .resolve = *host ? 0 : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-  int fd = *host ? (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how)
-                 : sbx_openat2_as_user(AT_FDCWD, dir, &how, x->owner, x->owner_gid);
-  if (fd < 0 && errno == ELOOP)
-    return sbx_error_says(err, EINVAL, "image %s: a symlink is on its way; name the real directory", dir);
-  if (fd < 0) return sbx_error_sys(err, "open the image %s", dir);
-  if (!*host && x->owner != 0) {
-    /* a non-root owner's rootfs must be theirs: they could read it anyway */
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_uid != x->owner) {
-      close(fd);
-      return sbx_error_says(err, EACCES, "image %s: a rootfs image must be a directory you own", dir);
-    }
+  if (*host) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? sbx_error_sys(err, "open the image %s", dir) : fd;
   }
-  return fd;
+  /* a user's rootfs lies in directories they own and may swap: resolved once, with the
+   * owner's own rights, under the rule `sbx run` follows too (lib/rootfs.h), and handed on
+   * as this descriptor */
+  struct open_how how = sbx_rootfs_open_how();
+  _cleanup_fd_ int fd = sbx_openat2_as_user(AT_FDCWD, dir, &how, x->owner, x->owner_gid);
+  if (fd < 0) return sbx_rootfs_open_failed(errno, dir, err);
+  if (sbx_rootfs_check(fd, dir, x->owner, err) < 0) return -1;
+  return sbx_steal_fd(&fd);
 }
 
 static int build_container(const struct sbx_podspec_ctx *x, struct sbx_podspec *ps, json_object *pod,

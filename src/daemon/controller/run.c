@@ -36,6 +36,7 @@
 #include "lib/names.h"
 #include "lib/timefmt.h"
 #include "lib/quantity.h"
+#include "lib/rootfs.h"
 #include "lib/wire.h"
 #include "runtime/cgroup.h"
 
@@ -133,11 +134,10 @@ static int validate(json_object *q, const int *fds, size_t nfds, const struct sb
   if (!image || strcmp(image, "host") == 0) {
     r->host_image = true;
   } else if (strcmp(image, "rootfs") == 0) {
-    struct stat st;
     if (fd_at(fds, nfds, q, "imageFd", &r->image_fd, err) < 0) return -1;
-    if (check_opened_for_reading(r->image_fd, "--image rootfs:DIR", err) < 0) return -1;
-    if (fstat(r->image_fd, &st) < 0 || !S_ISDIR(st.st_mode))
-      return sbx_error_says(err, ENOTDIR, "--image rootfs:DIR: DIR must be a directory");
+    if (check_opened_for_reading(r->image_fd, "--image rootfs:DIR", err) < 0 ||
+        sbx_rootfs_check(r->image_fd, "DIR", who->uid, err) < 0) /* as apply's (lib/rootfs.h) */
+      return -1;
   } else {
     return sbx_error_says(err, EINVAL, "--image: only `host` and `rootfs:DIR` are supported");
   }

@@ -28,6 +28,7 @@
 #include "daemon/controller/quota.h"
 #include "daemon/controller/volumes.h"
 #include "daemon/log.h"
+#include "daemon/store/objects.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -808,6 +809,84 @@ static int prep_config(struct prep *p, const char *vname, const char *kind, json
   return 0;
 }
 
+/* The --allow-host-path rule under which `path` lies (its index), or -1 with err (errnum
+ * `errnum`) naming the path and the directories the administrator allows: that list is no
+ * secret from local users (it is on sbxd's command line), and it says what to ask for. */
+static int host_path_rule(struct sbx_daemon *d, const char *name, const char *path, int errnum, sbx_error_t *err) {
+  char esc[200];
+  sbx_escape_for_message(path, 120, esc, sizeof esc);
+  int k = sbx_host_path_match(d->host_paths, d->nhost_paths, path);
+  if (k >= 0) return k;
+  char allowed[1024] = "";
+  size_t o = 0;
+  for (size_t i = 0; i < d->nhost_paths && o < sizeof allowed - 1; i++)
+    o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "", d->host_paths[i].dir);
+  if (k == -2)
+    return sbx_error_says(err, errnum, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
+                          name, esc);
+  return sbx_error_says(err, errnum, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
+                        d->nhost_paths ? allowed : "no host paths (sbxd --allow-host-path DIR)");
+}
+
+/* Calls fn for each hostPath volume of a stored Sandbox's pod template; stops at -1. */
+static int each_host_path(json_object *sandbox, int (*fn)(const char *name, const char *path, void *arg), void *arg) {
+  json_object *vols = sbx_json_path(sandbox, "spec.podTemplate.spec.volumes");
+  for (size_t i = 0; vols && json_object_is_type(vols, json_type_array) && i < json_object_array_length(vols); i++) {
+    json_object *v = json_object_array_get_idx(vols, i), *src;
+    if (json_object_object_get_ex(v, "hostPath", &src) &&
+        fn(sbx_json_str(v, "name") ?: "", sbx_json_str(src, "path") ?: "", arg) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Why a hostPath under `rule` is mounted read-only for this owner whatever the manifest
+ * says, or NULL if it may be writable (root and the admin group, under a :rw rule). */
+static const char *read_only_why(struct sbx_daemon *d, const struct sbx_host_path_rule *rule, uid_t owner, gid_t gid) {
+  if (!rule->rw) return "read-only: the administrator shares it read-only";
+  return owner_is_admin(d, owner, gid) ? NULL : "read-only for non-admins";
+}
+
+struct host_path_check {
+  struct sbx_daemon *d;
+  uid_t owner;
+  gid_t gid;
+  sbx_error_t *err;
+  json_object *read_only; /* volume name -> why it is read-only */
+};
+
+static int admit_one(const char *name, const char *path, void *arg) {
+  struct host_path_check *c = arg;
+  return host_path_rule(c->d, name, path, EACCES, c->err) < 0 ? -1 : 0;
+}
+
+int sbx_host_paths_admit(struct sbx_daemon *d, json_object *sandbox, sbx_error_t *err) {
+  struct host_path_check c = {.d = d, .err = err};
+  return each_host_path(sandbox, admit_one, &c);
+}
+
+static int read_only_one(const char *name, const char *path, void *arg) {
+  struct host_path_check *c = arg;
+  sbx_error_t err = {0};
+  int k = host_path_rule(c->d, name, path, EINVAL, &err);
+  if (k < 0) return 0;
+  const char *why = read_only_why(c->d, &c->d->host_paths[k], c->owner, c->gid);
+  if (why) json_object_object_add(c->read_only, name, json_object_new_string(why));
+  return 0;
+}
+
+void sbx_host_paths_status(struct sbx_daemon *d, json_object *sandbox, json_object *status) {
+  json_object *x = sbx_internal(sandbox);
+  struct host_path_check c = {.d = d, .owner = sbx_object_owner(sandbox),
+                              .gid = (gid_t)sbx_json_int(x, "ownerGid", sbx_object_owner(sandbox)),
+                              .read_only = json_object_new_object()};
+  each_host_path(sandbox, read_only_one, &c);
+  if (json_object_object_length(c.read_only) > 0 && status)
+    json_object_object_add(status, "readOnlyVolumes", c.read_only);
+  else
+    json_object_put(c.read_only);
+}
+
 static int prep_host_path(struct prep *p, const char *name, json_object *src, sbx_error_t *err) {
   const char *path = sbx_json_str(src, "path"), *type = sbx_json_str(src, "type") ?: "";
   if (!path) return sbx_error_says(err, EINVAL, "volume %s: hostPath needs a path", name);
@@ -816,18 +895,8 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
                          type);
   char esc[200];
   sbx_escape_for_message(path, 120, esc, sizeof esc);
-  int k = sbx_host_path_match(p->d->host_paths, p->d->nhost_paths, path);
-  if (k < 0) {
-    char allowed[1024] = "";
-    size_t o = 0;
-    for (size_t i = 0; i < p->d->nhost_paths && o < sizeof allowed - 1; i++)
-      o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "", p->d->host_paths[i].dir);
-    if (k == -2)
-      return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: it must be absolute, without . or ..",
-                           name, esc);
-    return sbx_error_says(err, EINVAL, "volume %s: hostPath %s is not allowed: the administrator allows %s", name, esc,
-                         p->d->nhost_paths ? allowed : "no host paths (sbxd --allow-host-path DIR)");
-  }
+  int k = host_path_rule(p->d, name, path, EINVAL, err);
+  if (k < 0) return -1;
   const struct sbx_host_path_rule *rule = &p->d->host_paths[k];
   char norm[PATH_MAX];
   normalize_abs(path, norm, sizeof norm);
@@ -855,7 +924,7 @@ static int prep_host_path(struct prep *p, const char *name, json_object *src, sb
                            name, esc);
     return sbx_error_sys(err, "volume %s: hostPath %s", name, esc);
   }
-  bool ro = !(rule->rw && owner_is_admin(p->d, p->owner, p->gid));
+  bool ro = read_only_why(p->d, rule, p->owner, p->gid) != NULL;
   out_add(p, name, "hostPath", norm, ro, false, fd);
   return 0;
 }

@@ -57,6 +57,14 @@ int sbx_pvc_recover(struct sbx_daemon *d, sbx_error_t *err);
  * false for hostPath (the host's own files, mounted as they are). */
 int sbx_volumes_prepare(struct sbx_daemon *d, json_object *sandbox, uid_t owner, gid_t owner_gid,
                         const char *state_dir, json_object **out, sbx_error_t *err);
+/* hostPath volumes, as admission (at create and replace): each path must lie under an
+ * --allow-host-path directory; else -1, errnum EACCES, the message naming the path and the
+ * allowed directories. */
+int sbx_host_paths_admit(struct sbx_daemon *d, json_object *sandbox, sbx_error_t *err);
+/* What the sandbox's owner gets of its hostPath volumes, for its served status: adds
+ * status.readOnlyVolumes {"NAME": "why"} for each hostPath mounted read-only whatever its
+ * volumeMounts say (non-admins, or a directory the administrator shares read-only). */
+void sbx_host_paths_status(struct sbx_daemon *d, json_object *sandbox, json_object *status);
 /* Close the descriptors of sbx_volumes_prepare's array and free it (NULL: nothing). */
 void sbx_volumes_free(json_object *vols);
 static inline void sbx_volumes_freep(json_object **vols) { sbx_volumes_free(*vols); }
