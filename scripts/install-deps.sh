@@ -17,6 +17,7 @@ build_pkgs=(
   e2fsprogs                                                # mkfs.ext4: capacity-bound volumes
   iproute2 procps util-linux passwd                        # ip, ps, setpriv, useradd
   groff-base zsh                                           # man page check (groff -ww), zsh completion test
+  curl sqlite3                                             # health and metrics over the socket; the documented online backup
   busybox-static qemu-system-x86 xz-utils                  # tiny rootfs fixtures, cgroup v2 VM test (tests/vm/vm.sh)
 )
 bench_pkgs=(
