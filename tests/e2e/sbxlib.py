@@ -257,6 +257,22 @@ def sha256(path):
     return h.hexdigest()
 
 
+# The head of a small Python program that speaks HTTP to sbxd's unix socket, for tests that
+# run it as a test user (setpriv + python3 -c UNIX_HTTP + "..."): UnixHTTP(socket_path,
+# timeout) is an http.client connection over that socket.
+UNIX_HTTP = r'''
+import http.client, json, socket, sys
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+'''
+
+
 def inside(code, **consts):
     """PRELUDE + `C = {consts}` + code: the source of a program to run in a sandbox with
     `/usr/bin/python3 -c`. The program should fill R and call done()."""

@@ -30,22 +30,17 @@ import time
 
 import pytest
 
-from sbxlib import explain, read_until
+from sbxlib import UNIX_HTTP, explain, read_until
 
 API = "/apis/agents.x-k8s.io/v1beta1/namespaces/default/sandboxes"
 CORE = "/api/v1/namespaces/default"
 
 # One batch of requests: argv[1] the socket, stdin a JSON list of [method, path, body];
 # prints a JSON list of [status, body] (body parsed when it is JSON).
-CLIENT = textwrap.dedent("""
-    import http.client, json, socket, sys
-    class C(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(sys.argv[1])
+CLIENT = UNIX_HTTP + textwrap.dedent("""
     out = []
     for method, path, body in json.load(sys.stdin):
-        c = C("localhost", timeout=60)
+        c = UnixHTTP(sys.argv[1], timeout=60)
         data = json.dumps(body).encode() if body is not None else None
         c.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
         r = c.getresponse()
@@ -59,13 +54,8 @@ CLIENT = textwrap.dedent("""
 """)
 
 # A watch: prints "STATUS <code>" then each line of the body as it arrives.
-WATCHER = textwrap.dedent("""
-    import http.client, socket, sys
-    class C(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(sys.argv[1])
-    c = C("localhost", timeout=120)
+WATCHER = UNIX_HTTP + textwrap.dedent("""
+    c = UnixHTTP(sys.argv[1], timeout=120)
     c.request("GET", sys.argv[2])
     r = c.getresponse()
     print("STATUS", r.status, flush=True)

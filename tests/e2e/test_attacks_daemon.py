@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import _running_daemon, sanitizer_reports
-from sbxlib import explain, wait_until
+from sbxlib import UNIX_HTTP, explain, wait_until
 
 SHARE_CONNS, SHARE_FDS = 64, 128  # sbxd's defaults (api.h)
 FRAME_TIMEOUT_S = 10              # server.c: a request frame must arrive within this
@@ -135,14 +135,8 @@ def sbxd_fds(daemon):
     return len(os.listdir(f"/proc/{daemon.proc.pid}/fd"))
 
 
-HTTP_GET = r'''
-import http.client, json, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(sys.argv[1])
-c = C("localhost", timeout=60)
+HTTP_GET = UNIX_HTTP + r'''
+c = UnixHTTP(sys.argv[1], timeout=60)
 c.request("GET", sys.argv[2])
 r = c.getresponse()
 print(r.status, r.read().decode())

@@ -22,7 +22,7 @@ import textwrap
 
 import pytest
 
-from sbxlib import explain, unique_name, wait_until
+from sbxlib import UNIX_HTTP, explain, unique_name, wait_until
 from workspaces import applied, container, exec_in, sandbox, wait_ready
 
 MIB = 1 << 20
@@ -154,13 +154,8 @@ def test_numbers_move_when_a_sandbox_works(sbx, sbx_popen, users, workspaces):
 
 # ---- /metrics --------------------------------------------------------------------------------
 
-GET_METRICS = textwrap.dedent("""
-    import http.client, socket, sys
-    class C(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(sys.argv[1])
-    c = C("localhost", timeout=30)
+GET_METRICS = UNIX_HTTP + textwrap.dedent("""
+    c = UnixHTTP(sys.argv[1], timeout=30)
     c.request("GET", "/metrics")
     r = c.getresponse()
     sys.stdout.write(f"{r.status}\\n{r.getheader('Content-Type')}\\n")

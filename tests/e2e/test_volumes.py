@@ -24,21 +24,12 @@ from pathlib import Path
 import pytest
 
 from conftest import build_dir
-from sbxlib import unique_name, wait_until
+from sbxlib import UNIX_HTTP, unique_name, wait_until
 
-CLIENT = r'''
-import http.client, json, socket, sys
-class C(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.p = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.p)
+CLIENT = UNIX_HTTP + r'''
 sock, method, path = sys.argv[1:4]
 body = sys.stdin.buffer.read()
-c = C(sock)
+c = UnixHTTP(sock, timeout=30)
 c.request(method, path, body=body or None, headers={"Content-Type": "application/json"} if body else {})
 r = c.getresponse()
 sys.stdout.write(json.dumps({"status": r.status, "body": r.read().decode(errors="replace")}))
